@@ -1,0 +1,59 @@
+"""Shared fixtures: a busybox rootfs, the CLI under a private state root, and a guard that every
+test leaves the host as it found it (mount points, cgroups, network links, named netns)."""
+import os, subprocess, sys
+from pathlib import Path
+
+import pytest
+
+from support import mkrootfs, require_root
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs(tmp_path_factory):
+    """A read-mostly busybox rootfs shared by the whole session: don't write into it."""
+    require_root()
+    return mkrootfs(tmp_path_factory.mktemp("rootfs") / "busybox")
+
+
+@pytest.fixture
+def rootfs(tmp_path):
+    """A private busybox rootfs for a test that writes into it."""
+    require_root()
+    return mkrootfs(tmp_path / "rootfs")
+
+
+@pytest.fixture
+def minidocker(tmp_path):
+    """Run `python -m minidocker ...` with state under a private temporary root."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env["MINIDOCKER_ROOT"] = str(tmp_path / "state")
+
+    def run(*args, **kw):
+        kw.setdefault("capture_output", True)
+        kw.setdefault("text", True)
+        kw.setdefault("timeout", 120)
+        return subprocess.run([sys.executable, "-m", "minidocker", *map(str, args)], env=env, **kw)
+    return run
+
+
+def _host_state():
+    def read(p):
+        try:
+            return Path(p).read_text()
+        except OSError:
+            return ""
+    mounts = sorted(line.split()[4] for line in read("/proc/self/mountinfo").splitlines())
+    links = sorted(os.listdir("/sys/class/net")) if os.path.isdir("/sys/class/net") else []
+    cgroups = sorted(str(p) for p in Path("/sys/fs/cgroup").glob("**/minidocker*") if p.is_dir())
+    netns = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
+    return {"mount points": mounts, "network links": links, "cgroups": cgroups, "named netns": netns}
+
+
+@pytest.fixture(autouse=True)
+def host_left_as_found():
+    before = _host_state()
+    yield
+    after = _host_state()
+    changed = {k: (sorted(set(after[k]) - set(before[k])), sorted(set(before[k]) - set(after[k])))
+               for k in before if before[k] != after[k]}
+    assert not changed, f"the test changed the host (added, removed): {changed}"

@@ -1,0 +1,27 @@
+"""Helpers every test module may import: `from support import require, require_root, ROOT`."""
+import os, subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRE_KERNEL = os.environ.get("MINIDOCKER_REQUIRE_KERNEL") == "1"
+
+
+def require(condition, reason):
+    """Skip when a kernel feature or peer is missing; in CI (MINIDOCKER_REQUIRE_KERNEL=1) fail."""
+    if condition:
+        return
+    if REQUIRE_KERNEL:
+        pytest.fail(f"required but unavailable: {reason}")
+    pytest.skip(reason)
+
+
+def require_root():
+    require(os.geteuid() == 0, "needs root (run the tests with sudo, or in the Vagrant VM)")
+
+
+def mkrootfs(path):
+    """A busybox root filesystem at `path`, made the way ./course setup makes the default one."""
+    subprocess.run([str(ROOT / "scripts/mkrootfs-busybox"), str(path)], check=True)
+    return path
