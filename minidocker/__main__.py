@@ -4,7 +4,7 @@
 """`python -m minidocker ...`"""
 import sys
 
-from .cli.main import main
+from minidocker.cli.main import main
 
-if __name__ == "__main__":
+if __name__ == "__main__" and "ipykernel" not in sys.modules:  # a notebook kernel is __main__ too
     sys.exit(main())

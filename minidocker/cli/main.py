@@ -8,8 +8,8 @@ import os
 import pkgutil
 import sys
 
-from .. import cli as _cli_package
-from ..errors import MinidockerError, UsageError
+import minidocker.cli as _cli_package
+from minidocker.errors import MinidockerError, UsageError
 
 
 class Parser(argparse.ArgumentParser):
