@@ -1,6 +1,6 @@
 """Shared fixtures: a busybox rootfs, the CLI under a private state root, and a guard that every
 test leaves the host as it found it (mount points, cgroups, network links, named netns)."""
-import os, subprocess, sys
+import os, subprocess, sys, time
 from pathlib import Path
 
 import pytest
@@ -49,10 +49,35 @@ def _host_state():
     return {"mount points": mounts, "network links": links, "cgroups": cgroups, "named netns": netns}
 
 
+def _descendants(root_pid):
+    """Processes whose ancestry leads to `root_pid` (a container left running shows up here)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found = []
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor and ancestor != root_pid:
+            ancestor = parents.get(ancestor)
+        if ancestor == root_pid:
+            found.append(pid)
+    return found
+
+
 @pytest.fixture(autouse=True)
 def host_left_as_found():
     before = _host_state()
     yield
+    for _ in range(50):  # processes being reaped right now get a moment
+        if not _descendants(os.getpid()):
+            break
+        time.sleep(0.1)
+    assert not _descendants(os.getpid()), "the test left processes running"
     after = _host_state()
     changed = {k: (sorted(set(after[k]) - set(before[k])), sorted(set(before[k]) - set(after[k])))
                for k in before if before[k] != after[k]}

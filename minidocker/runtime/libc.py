@@ -12,7 +12,10 @@ import os
 import platform
 import socket
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+try:  # glibc's name; find_library runs ldconfig, which costs milliseconds on every start
+    _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:
+    _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 # Namespace flags for unshare(2), clone(2) and setns(2) (linux/sched.h).
 CLONE_NEWNS = 0x00020000

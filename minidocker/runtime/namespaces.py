@@ -9,7 +9,6 @@ close-on-exec pipe and are raised as MinidockerError (127/126 for the command, 1
 """
 import fcntl
 import os
-import secrets
 import signal
 import socket
 import struct
@@ -46,7 +45,7 @@ class Container:
     """What to run and how it is isolated (chapter 3 grows this into an OCI bundle)."""
     rootfs: Path
     args: list
-    hostname: str = field(default_factory=lambda: secrets.token_hex(6))
+    hostname: str = field(default_factory=lambda: os.urandom(6).hex())   # like Docker's short id
     env: dict = None
     cwd: str = "/"
     namespaces: tuple = DEFAULT_NAMESPACES
@@ -78,6 +77,11 @@ def check_host(container: Container):
         raise MinidockerError(f"rootfs {str(rootfs)!r}: no such directory")
     if not any(rootfs.iterdir()):
         raise MinidockerError(f"rootfs {str(rootfs)!r} is empty")
+    if "user" in container.namespaces:
+        for directory in [rootfs.resolve(), *rootfs.resolve().parents]:
+            if not directory.stat().st_mode & 0o001:
+                raise MinidockerError(f"the container's root (an unprivileged uid on the host) cannot reach "
+                                      f"the rootfs: {str(directory)!r} needs o+x")
     if not container.args:
         raise MinidockerError("no command given")
 
