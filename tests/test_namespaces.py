@@ -1,6 +1,6 @@
 """Chapter 1 on the real kernel: a process in new PID/UTS/IPC/mount/net (and user) namespaces,
 inside its own root filesystem after pivot_root."""
-import os, shutil, subprocess, tempfile
+import os, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 import pytest
@@ -155,3 +155,23 @@ def test_missing_and_empty_rootfs_are_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(MinidockerError, match="is empty"):
         run(Container(tmp_path / "empty", ["true"]))
+
+
+def test_works_where_root_is_a_shared_mount_as_on_systemd_hosts(busybox_rootfs):
+    """systemd makes / shared: without MS_PRIVATE first, pivot_root fails (EINVAL) and the
+    container's mounts would propagate to the host. Reproduce that host in a mount namespace."""
+    script = f"""
+        mount --make-rshared /
+        before=$(wc -l < /proc/self/mountinfo)
+        {sys.executable} -m minidocker run --rootfs {busybox_rootfs} sh -c 'mount -t tmpfs leak /tmp && echo inside' || exit 9
+        after=$(wc -l < /proc/self/mountinfo)
+        grep -q ' - tmpfs leak ' /proc/self/mountinfo && echo LEAKED
+        echo "$before $after"
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    result = subprocess.run(["unshare", "--mount", "--propagation", "unchanged", "sh", "-c", script],
+                            capture_output=True, text=True, env=env)
+    lines = result.stdout.split("\n")
+    assert result.returncode == 0 and lines[0] == "inside", result.stdout + result.stderr
+    before, after = lines[1].split()
+    assert before == after and "LEAKED" not in result.stdout
