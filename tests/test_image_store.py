@@ -1,0 +1,157 @@
+"""The content store: digests checked, writes atomic, layers shared and collected, crashes and
+parallel processes leave a consistent store."""
+import json, os, random, signal, subprocess, sys, time
+from pathlib import Path
+
+import pytest
+
+from image_helpers import rootfs_tar, snapshot
+from support import require_root
+from minidocker.image import archive, check, remove
+from minidocker.image.store import DigestMismatch, Store, StoreError, chain_ids, digest_of
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch):
+    require_root()
+    monkeypatch.setenv("MINIDOCKER_ROOT", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+def test_chain_ids_follow_the_oci_rule():
+    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    assert chain_ids([a, b]) == [a, digest_of(f"{a} {b}".encode())]
+
+
+def test_blob_with_the_wrong_digest_is_refused_and_the_store_unchanged(state, tmp_path):
+    store = Store()
+    with store.lock():
+        store.put_blob(b"hello")
+    before = snapshot(state)
+    with store.lock(), pytest.raises(DigestMismatch):
+        with open(rootfs_tar(tmp_path / "x.tar"), "rb") as f:
+            store.put_blob_stream(f, expected="sha256:" + "0" * 64)
+    assert snapshot(state) == before and not list(store.tmp.iterdir())
+
+
+def test_a_tampered_blob_is_refused_on_read(state, tmp_path):
+    image_id = archive.import_rootfs(rootfs_tar(tmp_path / "r.tar"), "tiny:1")
+    store = Store()
+    path = store.blob_path(image_id)
+    path.write_bytes(path.read_bytes().replace(b'"os":"linux"', b'"os":"linuz"'))
+    with pytest.raises(DigestMismatch):
+        store.config(image_id)
+    assert any("does not match" in p or "corrupt" in p for p in check.check())
+
+
+def test_shared_layers_are_stored_once_and_collected_when_unused(state, tmp_path):
+    base = archive.import_rootfs(rootfs_tar(tmp_path / "r.tar"), "base:1")
+    (tmp_path / "up1").mkdir()
+    (tmp_path / "up1/one").write_text("1")
+    (tmp_path / "up2").mkdir()
+    (tmp_path / "up2/two").write_text("2")
+    child1 = archive.commit("base:1", tmp_path / "up1", "child:1")
+    child2 = archive.commit("base:1", tmp_path / "up2", "child:2")
+    store = Store()
+    assert len(list(store.layers.iterdir())) == 3
+    base_chain, child1_chain = (chain_ids(store.config(i)["rootfs"]["diff_ids"]) for i in (base, child1))
+    assert remove.layer_users(store)[base_chain[0]] == 3
+    assert remove.remove("child:1") == ["Untagged: child:1", f"Deleted: {child1}", f"Deleted: {child1_chain[-1]}"]
+    assert len(list(store.layers.iterdir())) == 2
+    remove.remove("child:2")
+    assert len(list(store.layers.iterdir())) == 1  # the base image still needs its layer
+    assert remove.remove("base:1") == ["Untagged: base:1", f"Deleted: {base}", f"Deleted: {base_chain[0]}"]
+    assert not list(store.layers.iterdir()) and not list(store.blobs.iterdir()) and check.check() == []
+
+
+def test_garbage_is_not_inconsistency_and_is_collected(state, tmp_path):
+    archive.import_rootfs(rootfs_tar(tmp_path / "r.tar"), "tiny:1")
+    store = Store()
+    with store.lock():
+        store.put_blob(b"orphan")
+        (store.tmp / "half-written").write_text("x")
+    assert check.check() == []
+    assert check.collect_garbage() >= 1  # the orphan blob (tmp/ is swept by the exclusive lock)
+    assert check.check() == [] and not list(store.tmp.iterdir())
+
+
+def test_a_reference_to_a_missing_image_is_an_inconsistency(state, tmp_path):
+    image_id = archive.import_rootfs(rootfs_tar(tmp_path / "r.tar"), "tiny:1")
+    store = Store()
+    (store.images / f"{image_id[7:]}.json").unlink()
+    assert any("missing image" in p for p in check.check())
+
+
+def _cli(*args, **kw):
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    return subprocess.Popen([sys.executable, "-m", "minidocker", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def _archive(tmp_path, busybox_rootfs, layers=3):
+    """A docker-archive of a busybox image with a few more layers, made in a scratch store."""
+    scratch = tmp_path / "scratch"
+    env = dict(os.environ, MINIDOCKER_ROOT=str(scratch))
+    os.environ["MINIDOCKER_ROOT"] = str(scratch)
+    try:
+        archive.import_rootfs(busybox_rootfs, "kill/me:base")
+        for i in range(layers):
+            up = tmp_path / f"up{i}"
+            up.mkdir()
+            (up / f"file{i}").write_bytes(os.urandom(200_000))
+            archive.commit(f"kill/me:{'base' if i == 0 else i - 1}", up, f"kill/me:{i}")
+        with open(tmp_path / "image.tar", "wb") as out:
+            archive.save([f"kill/me:{layers - 1}"], out)
+    finally:
+        os.environ["MINIDOCKER_ROOT"] = env["MINIDOCKER_ROOT"]
+    return tmp_path / "image.tar"
+
+
+def _kill_at_random(args, seconds, rounds, seed):
+    rng = random.Random(seed)
+    for _ in range(rounds):
+        process = _cli(*args)
+        time.sleep(rng.uniform(0, seconds))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert check.check() == [], f"inconsistent after kill -9 of {args}"
+
+
+def test_kill_9_during_load_and_rm_leaves_a_consistent_store(state, tmp_path, busybox_rootfs, monkeypatch):
+    tar = _archive(tmp_path, busybox_rootfs)
+    monkeypatch.setenv("MINIDOCKER_ROOT", str(state))
+    started = time.monotonic()
+    assert _cli("load", "-i", tar).wait() == 0
+    load_time = time.monotonic() - started
+    _cli("rmi", "kill/me:2").wait()
+    _kill_at_random(["load", "-i", tar], load_time, 12, 1)
+    _cli("load", "-i", tar).wait()
+    assert check.check() == [] and "docker.io/kill/me:2" in Store().references()
+    for round in range(8):
+        _kill_at_random(["rmi", "kill/me:2"], 0.4, 1, round)
+        _cli("load", "-i", tar).wait()
+    assert _cli("rmi", "kill/me:2").wait() == 0
+    check.collect_garbage()
+    assert check.check() == [] and not Store().image_ids()
+    assert not list(Store().layers.iterdir())
+
+
+def test_parallel_loads_of_one_image_keep_every_tag(state, tmp_path, busybox_rootfs, monkeypatch):
+    tar = _archive(tmp_path, busybox_rootfs, layers=1)
+    tars = []
+    for i in range(4):  # the same image under four names
+        doc = subprocess.run(["tar", "-xOf", tar, "manifest.json"], capture_output=True, check=True).stdout
+        (tmp_path / f"x{i}").mkdir()
+        subprocess.run(["tar", "-xf", tar, "-C", tmp_path / f"x{i}"], check=True)
+        manifest = json.loads(doc)
+        manifest[0]["RepoTags"] = [f"parallel:{i}"]
+        (tmp_path / f"x{i}/manifest.json").write_text(json.dumps(manifest))
+        subprocess.run(["tar", "-cf", tmp_path / f"p{i}.tar", "-C", tmp_path / f"x{i}", "."], check=True)
+        tars.append(tmp_path / f"p{i}.tar")
+    monkeypatch.setenv("MINIDOCKER_ROOT", str(state))
+    processes = [_cli("load", "-i", t) for t in tars]
+    outputs = [p.communicate() for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    refs = Store().references()
+    assert {f"docker.io/library/parallel:{i}" for i in range(4)} <= set(refs)
+    assert len(set(refs.values())) == 1 and check.check() == []
