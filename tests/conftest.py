@@ -27,6 +27,7 @@ def minidocker(tmp_path):
     """Run `python -m minidocker ...` with state under a private temporary root."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     env["MINIDOCKER_ROOT"] = str(tmp_path / "state")
+    env["MINIDOCKER_RUNROOT"] = str(tmp_path / "run")
 
     def run(*args, **kw):
         kw.setdefault("capture_output", True)
@@ -46,7 +47,9 @@ def _host_state():
     links = sorted(os.listdir("/sys/class/net")) if os.path.isdir("/sys/class/net") else []
     cgroups = sorted(str(p) for p in Path("/sys/fs/cgroup").glob("**/minidocker*") if p.is_dir())
     netns = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
-    return {"mount points": mounts, "network links": links, "cgroups": cgroups, "named netns": netns}
+    runtime = sorted(os.listdir("/run/minidocker/runtime")) if os.path.isdir("/run/minidocker/runtime") else []
+    return {"mount points": mounts, "network links": links, "cgroups": cgroups, "named netns": netns,
+            "containers in /run/minidocker": runtime}
 
 
 def _descendants(root_pid):

@@ -25,3 +25,14 @@ def mkrootfs(path):
     """A busybox root filesystem at `path`, made the way ./course setup makes the default one."""
     subprocess.run([str(ROOT / "scripts/mkrootfs-busybox"), str(path)], check=True)
     return path
+
+
+# podman configured for these machines (../shared/NOTES.md): cgroupfs, file events, no network
+# namespace of its own, ulimits it is allowed to set (CAP_SYS_RESOURCE is missing here).
+PODMAN_CONF = """[containers]
+netns = "none"
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+"""

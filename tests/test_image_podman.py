@@ -13,15 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, mkrootfs, require, require_root
+from support import PODMAN_CONF, ROOT, mkrootfs, require, require_root
 
-CONF = """[containers]
-netns = "none"
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-[network]
+CONF = PODMAN_CONF + """[network]
 network_config_dir = "{work}/networks"
 """
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -19,21 +19,35 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def build_parser() -> Parser:
+def verb_modules(argv) -> list:
+    """The verb modules to load: only the one named on the command line when there is one (each
+    import costs start-up time on every command), else all of them, for help and errors."""
+    names = [m.name for m in pkgutil.iter_modules(_cli_package.__path__)
+             if m.name != "main" and not m.name.startswith("_")]
+    words = iter(argv)
+    for word in words:
+        if word in ("--root", "--runroot"):
+            next(words, None)                   # the option's value
+        elif not word.startswith("-"):
+            return [name for name in (word, word + "_") if name in names] or names   # import_ is `import`
+    return names
+
+
+def build_parser(argv) -> Parser:
     parser = Parser(prog="minidocker", description="A Docker that really works, built in Python.")
     parser.add_argument("--root", help="persistent state directory (default /var/lib/minidocker, env MINIDOCKER_ROOT)")
     parser.add_argument("--runroot", help="runtime state directory (default /run/minidocker, env MINIDOCKER_RUNROOT)")
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
-    for module in pkgutil.iter_modules(_cli_package.__path__):
-        if module.name not in ("main",) and not module.name.startswith("_"):
-            importlib.import_module(f"{_cli_package.__name__}.{module.name}").register(verbs)
+    for name in verb_modules(argv):
+        importlib.import_module(f"{_cli_package.__name__}.{name}").register(verbs)
     return parser
 
 
 def main(argv=None) -> int:
     """Run one command; return its exit status (the container's, or 125 for our own errors)."""
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         if args.root:
             os.environ["MINIDOCKER_ROOT"] = os.path.abspath(args.root)
