@@ -1,5 +1,5 @@
-"""Interop both ways with real peers: images made by umoci and skopeo load into minidocker, and
-images saved by minidocker are read by skopeo and unpacked by umoci."""
+"""Interop both ways with real peers: images made by umoci and skopeo load and run in minidocker,
+and images saved by minidocker are read by skopeo and unpacked by umoci."""
 import json, os, shutil, subprocess
 
 import pytest
@@ -44,6 +44,8 @@ def test_an_image_made_by_umoci_and_skopeo_loads(minidocker, umoci_image, tmp_pa
     upper = doc["GraphDriver"]["Data"]["UpperDir"]
     assert os.path.isfile(os.path.join(upper, "bin/busybox"))
     assert minidocker("image", "ls", "-q", "-f", "label=made.by=umoci").stdout.strip() == doc["Id"][7:19]
+    ran = minidocker("run", "--rm", "example.com/umoci/busybox:1", "sh", "-c", "echo ran in $(hostname)")
+    assert (ran.returncode, ran.stdout[:7]) == (0, "ran in "), ran.stderr
 
 
 def test_an_oci_layout_directory_loads(minidocker, umoci_image):
