@@ -111,7 +111,7 @@ def _proxy_terminal(master: int):
     import tty
     saved = termios.tcgetattr(0) if os.isatty(0) else None
     if saved:
-        tty.setraw(0)
+        tty.setraw(0, termios.TCSANOW)   # TCSANOW: keep what was typed ahead
     try:
         sources = [master, 0]
         while True:
