@@ -2,6 +2,7 @@
 
 # %% notebooks/05_images.ipynb cell 50d8fbb9
 """`minidocker image COMMAND`: ls, rm, tag, inspect, history, prune, load, save, import."""
+import argparse
 import os
 import sys
 import tempfile
@@ -66,21 +67,37 @@ def _inspect(args):
     sys.stdout.write(details.inspect(args.images, args.format))
 
 
+GO_BOOLS = {"1": True, "t": True, "T": True, "true": True, "TRUE": True, "True": True,
+            "0": False, "f": False, "F": False, "false": False, "FALSE": False, "False": False}
+
+
+def go_bool_flag(p, short: str, long: str, default: bool, help: str):
+    """A Go bool flag: `-H`, `--human`, and `--human=false` or `-H=0`. argparse cannot give a
+    value to a flag that takes none, so each `=VALUE` spelling is a hidden option of its own."""
+    dest = long.lstrip("-").replace("-", "_")
+    p.add_argument(short, long, dest=dest, action="store_true", default=default,
+                   help=f"{help} (default {str(default).lower()})")
+    for text, value in GO_BOOLS.items():
+        p.add_argument(f"{short}={text}", f"{long}={text}", dest=dest, action="store_const", const=value,
+                       help=argparse.SUPPRESS)
+
+
 def _history_args(p):
     p.add_argument("image", metavar="IMAGE")
-    p.add_argument("--format", help="Format output using a custom template")
+    p.add_argument("--format", help="Format output using a custom template ('table', 'table TEMPLATE', 'json', 'TEMPLATE')")
+    go_bool_flag(p, "-H", "--human", True, "Print sizes and dates in human readable format")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
 
 
 def _history(args):
-    sys.stdout.write(details.history(args.image, args.quiet, args.no_trunc, args.format))
+    sys.stdout.write(details.history(args.image, args.quiet, args.no_trunc, args.format, human=args.human))
 
 
 # %% notebooks/05_images.ipynb cell f7e317d4
 def _prune_args(p):
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
-    p.add_argument("--filter", action="append", default=[], help="Provide filter values (e.g. 'label=<key>=<value>')")
+    p.add_argument("--filter", action="append", default=[], help="Provide filter values (e.g. 'until=<timestamp>')")
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
 
 
@@ -91,7 +108,7 @@ def _prune(args):
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
-    lines, reclaimed = remove.prune(args.all, listing.parse_filters(args.filter, ("label", "until")))
+    lines, reclaimed = remove.prune(args.all, listing.parse_filters(args.filter, ("label", "label!", "until")))
     if lines:
         print("Deleted Images:")
         print("\n".join(line[0].lower() + line[1:] for line in lines) + "\n")

@@ -2,14 +2,16 @@
 
 # %% notebooks/05_images.ipynb cell fff262f8
 """What `image inspect` and `image history` show."""
+import datetime
 import json
 
 from minidocker.image import format as fmt
-from minidocker.image.listing import created_at, image_size
+from minidocker.image.listing import image_size
 from minidocker.image.oci import parse_time, rfc3339
 from minidocker.image.store import Store, chain_ids, short_id
 
 HISTORY_TABLE = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+HISTORY_TABLE_EXACT = "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"   # --human=false
 HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
                    "Size": "SIZE", "Comment": "COMMENT"}
 
@@ -77,13 +79,27 @@ def history_entries(text: str, store: Store | None = None) -> list:
         return entries
 
 
-def history(text: str, quiet=False, no_trunc=False, format=None, store=None, now=None) -> str:
+Y2K = 946684800   # 2000-01-01T00:00:00Z: Docker gives no age to anything older (an epoch-0 date)
+
+
+def rfc3339_local(seconds: float) -> str:
+    """Go's time.Unix(s, 0).Format(time.RFC3339): local time, `Z` when that is UTC."""
+    text = datetime.datetime.fromtimestamp(int(seconds)).astimezone().isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def history(text: str, quiet=False, no_trunc=False, format=None, store=None, now=None, human=True) -> str:
+    """The text `docker history` prints; `--format` (other than 'table') wins over `-q`."""
+    if format in (None, "", "table"):
+        format = "{{.ID}}" if quiet else HISTORY_TABLE if human else HISTORY_TABLE_EXACT
     rows = []
     for e in history_entries(text, store):
         created_by = e["CreatedBy"].replace("\t", " ")
         if not no_trunc and len(created_by) > 45:
             created_by = created_by[:44] + "…"
+        created_at = rfc3339_local(e["Created"])
+        since = created_at if not human else "" if e["Created"] <= Y2K else fmt.since(e["Created"], now)
         rows.append({"ID": short_id(e["Id"]) if e["Id"] != "<missing>" and not no_trunc else e["Id"],
-                     "CreatedSince": fmt.since(e["Created"], now), "CreatedAt": created_at(e["Created"]),
-                     "CreatedBy": created_by, "Size": fmt.human_size(e["Size"], 3), "Comment": e["Comment"]})
-    return fmt.format_table("{{.ID}}" if quiet else format or HISTORY_TABLE, rows, HISTORY_HEADERS)
+                     "CreatedSince": since, "CreatedAt": created_at, "CreatedBy": created_by,
+                     "Size": fmt.human_size(e["Size"], 3) if human else str(e["Size"]), "Comment": e["Comment"]})
+    return fmt.format_table(format, rows, HISTORY_HEADERS)

@@ -2,12 +2,15 @@
 
 # %% notebooks/05_images.ipynb cell f80cab74
 """`image rm` and `image prune` with Docker's rules and lines; the hook for containers."""
+import datetime
 import json
+import re
 import time
 
 from minidocker import paths
-from minidocker.errors import MinidockerError
+from minidocker.errors import MinidockerError, UsageError
 from minidocker.image import reference as _ref
+from minidocker.image.oci import parse_time
 from minidocker.image.store import Store, chain_ids, hex_of, short_id, _remove_tree
 
 
@@ -148,10 +151,11 @@ def _delete(store: Store, image_id: str) -> list:
     return lines
 
 
-def prune(all_images: bool = False, filters: dict | None = None, store: Store | None = None):
+def prune(all_images: bool = False, filters: dict | None = None, store: Store | None = None, now=None):
     """`image prune`: remove dangling images (all unused ones with -a); (lines, bytes reclaimed)."""
-    from minidocker.image.listing import image_size, summaries
-    store = store or Store()
+    from minidocker.image.listing import summaries
+    store, filters = store or Store(), filters or {}
+    spared = prune_filter(filters, now)        # a bad filter fails before anything is deleted
     lines, reclaimed = [], 0
     with store.lock():
         for summary in summaries(store, filters, all_images=True):
@@ -160,7 +164,7 @@ def prune(all_images: bool = False, filters: dict | None = None, store: Store | 
                 continue
             if not all_images and (summary["RepoTags"] or summary["RepoDigests"]):
                 continue
-            if _children(store, image_id):
+            if _children(store, image_id) or spared(store.config(image_id)):
                 continue
             before = _store_bytes(store)
             for ref in store.refs_of(image_id):
@@ -173,3 +177,63 @@ def prune(all_images: bool = False, filters: dict | None = None, store: Store | 
 def _store_bytes(store: Store) -> int:
     layers = sum(json.loads(p.read_text())["size"] for p in store.layers.glob("*/layer.json"))
     return layers + sum(p.stat().st_size for p in store.blobs.iterdir())
+
+
+# %% notebooks/05_images.ipynb cell 8e41c2b7
+_DURATION_PART = r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)"
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def go_duration(text: str) -> float | None:
+    """Go's time.ParseDuration in seconds ('10m', '1h30m', '-1.5h'); None if `text` is not one."""
+    match = re.fullmatch(rf"([-+]?)((?:{_DURATION_PART})+)", text)
+    if not match:
+        return None
+    seconds = sum(float(n) * _DURATION_UNITS[unit] for n, unit in re.findall(_DURATION_PART, match.group(2)))
+    return -seconds if match.group(1) == "-" else seconds
+
+
+def until_timestamp(value: str, now: float | None = None) -> float:
+    """Docker's GetTimestamp: a duration before `now`, an RFC 3339 date or time, or a unix
+    timestamp → seconds since the epoch. Without a zone (`Z`, `+01:00`) a time is local."""
+    now = time.time() if now is None else now
+    duration = go_duration(value)
+    if duration is not None:
+        return float(int(now - duration))      # Docker keeps whole seconds here
+    local = not any(c in value for c in "zZ+") and value.count("-") != 3
+    if "." in value:
+        layout = "%Y-%m-%dT%H:%M:%S.%f"
+    elif "T" in value:
+        colons = value.count(":") - (1 if not local and not any(c in value for c in "zZ") and ":" in value else 0)
+        layout = ("%Y-%m-%dT%H", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")[min(colons, 2)]
+    else:
+        layout = "%Y-%m-%d"
+    try:   # Go reads nanoseconds, strptime at most microseconds
+        moment = datetime.datetime.strptime(re.sub(r"(\.\d{6})\d+", r"\1", value), layout + ("" if local else "%z"))
+    except ValueError:
+        if "-" in value:                       # it looked like a date, and is not a valid one
+            raise UsageError(f'parsing time "{value}": not an RFC 3339 date or time') from None
+        if not re.fullmatch(r"\d+(\.\d+)?", value):
+            raise UsageError(f'failed to parse value as time or duration: "{value}"') from None
+        return float(value)
+    if local:
+        moment = moment.replace(tzinfo=datetime.datetime.fromtimestamp(now).astimezone().tzinfo)
+    return moment.timestamp()
+
+
+def prune_filter(filters: dict, now: float | None = None):
+    """Docker's prune filters that `image ls` lacks, as a test: spared(config) → keep the image?
+    `label!=` spares an image matching all of them; `until=` one created at or after it."""
+    from minidocker.image.listing import _label_match
+    if len(filters.get("until", [])) > 1:
+        raise UsageError("more than one until filter specified")
+    until = until_timestamp(filters["until"][0], now) if "until" in filters else None
+    unwanted = filters.get("label!", [])
+
+    def spared(config: dict) -> bool:
+        labels = (config.get("config") or {}).get("Labels") or {}
+        if unwanted and all(_label_match(spec, labels) for spec in unwanted):
+            return True
+        created = config.get("created")
+        return until is not None and (not created or parse_time(created) > until)
+    return spared

@@ -3,11 +3,14 @@
 # %% notebooks/05_images.ipynb cell 0409a801
 """What `system df` shows: images (layers counted once), containers, volumes, build cache."""
 import json
+import shlex
 
 from minidocker.image import format as fmt
 from minidocker.image.listing import IMAGE_HEADERS, image_rows, summaries
-from minidocker.image.remove import containers, containers_using, layer_users
-from minidocker.image.store import Store, chain_ids
+from minidocker.image.oci import parse_time
+from minidocker.image.remove import containers_using, layer_users
+from minidocker.image.store import Store, chain_ids, short_id
+from minidocker.storage.layers import dir_size
 
 DF_TABLE = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
 DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
@@ -21,8 +24,44 @@ DF_CACHE_HEADERS = {"ID": "CACHE ID", "CacheType": "CACHE TYPE", "Size": "SIZE",
 DF_IMAGES = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}"
 
 
+def container_summaries() -> list:
+    """Docker's DiskUsage containers, newest first: Id, Names, Image, ImageID, Command, Created,
+    SizeRw (the disk its writable layer takes), State, Status."""
+    # A lazy import, on purpose: minidocker.container (chapter 6) is built on this package (it
+    # imports image.store and image.format). Imported at the top, it would make chapter 5's
+    # modules need chapter 6's to load, and close an import cycle the day a container module
+    # imports image.usage (say, for `container prune`).
+    from minidocker.container import listing, record as _record
+    found = []
+    for r in _record.all_records():
+        # a hand-written hook record may hold no more than ID, Image and State.Running
+        r = {"ID": "", "Name": "", "Created": "", **r, "Config": r.get("Config") or {},
+             "State": {"Status": "created", "Running": False, "ExitCode": 0, "StartedAt": "", "FinishedAt": "",
+                       **(r.get("State") or {})}}
+        upper = _record.directory(r) / "upper"
+        running = listing.running(r)
+        found.append({"Id": r["ID"], "Names": [r["Name"]], "Image": r["Config"].get("Image") or r.get("Image") or "",
+                      "ImageID": r.get("Image") or "", "Command": shlex.join(r["Config"].get("Cmd") or []),
+                      "Created": int(parse_time(r["Created"])),
+                      "SizeRw": dir_size(upper, apparent=True) if r["ID"] and upper.is_dir() else 0,
+                      "State": "running" if running else "exited" if r["State"]["FinishedAt"] else "created",
+                      "Status": listing.status(r)})
+    return sorted(found, key=lambda c: -c["Created"])
+
+
+def container_rows(containers: list, now=None) -> list:
+    """Docker's ContainerContext for `system df -v`: the writable layer's size, no virtual size;
+    an image named by its ID shows the short ID."""
+    return [{"ID": c["Id"][:12], "LocalVolumes": "0",
+             "Image": "<no image>" if not c["Image"] else short_id(c["Image"])
+             if short_id(c["Image"]) == short_id(c["ImageID"]) else c["Image"],
+             "Command": '"' + (c["Command"] if len(c["Command"]) <= 20 else c["Command"][:19] + "…") + '"',
+             "Size": fmt.human_size(c["SizeRw"], 3), "RunningFor": fmt.since(c["Created"], now) if c["Created"] else "",
+             "Status": c["Status"], "Names": ",".join(n.lstrip("/") for n in c["Names"])} for c in containers]
+
+
 def disk_usage(store: Store | None = None) -> dict:
-    """Docker's DiskUsage: image summaries with SharedSize and Containers, and LayersSize."""
+    """Docker's DiskUsage: image summaries with SharedSize and Containers, LayersSize, containers."""
     store = store or Store()
     with store.lock(exclusive=False):
         images = summaries(store, all_images=True)
@@ -32,7 +71,7 @@ def disk_usage(store: Store | None = None) -> dict:
             chain = chain_ids(store.config(s["Id"])["rootfs"]["diff_ids"])
             s["SharedSize"] = sum(layer_sizes.get(c, 0) for c in chain if counts.get(c, 0) > 1)
             s["Containers"] = len(containers_using(s["Id"]))
-        return {"LayersSize": sum(layer_sizes.values()), "Images": images}
+    return {"LayersSize": sum(layer_sizes.values()), "Images": images, "Containers": container_summaries()}
 
 
 def _reclaimable(reclaimable: int, total: int) -> str:
@@ -42,19 +81,21 @@ def _reclaimable(reclaimable: int, total: int) -> str:
 
 def df(verbose=False, format=None, store=None, now=None) -> str:
     usage = disk_usage(store)
-    images, total = usage["Images"], usage["LayersSize"]
+    images, total, containers = usage["Images"], usage["LayersSize"], usage["Containers"]
     if verbose:
         sections = [("Images space usage:", fmt.format_table(DF_IMAGES, image_rows(images, now=now), IMAGE_HEADERS)),
-                    ("Containers space usage:", fmt.format_table(DF_CONTAINERS, [], DF_CONTAINER_HEADERS)),
+                    ("Containers space usage:",
+                     fmt.format_table(DF_CONTAINERS, container_rows(containers, now), DF_CONTAINER_HEADERS)),
                     ("Local Volumes space usage:", fmt.format_table(DF_VOLUMES, [], DF_VOLUME_HEADERS)),
                     ("Build cache usage: 0B", fmt.format_table(DF_CACHE, [], DF_CACHE_HEADERS))]
         return "\n".join(f"{title}\n\n{table}" for title, table in sections)
     used = sum(s["Size"] - s["SharedSize"] for s in images if s["Containers"])
     rows = [{"Type": "Images", "TotalCount": str(len(images)), "Active": str(sum(1 for s in images if s["Containers"])),
              "Size": fmt.human_size(total), "Reclaimable": _reclaimable(total - used, total)}]
-    running = [r for _, _, r in containers()]
-    rows.append({"Type": "Containers", "TotalCount": str(len(running)), "Active": str(sum(running)),
-                 "Size": "0B", "Reclaimable": "0B"})
+    written = sum(c["SizeRw"] for c in containers)
+    rows.append({"Type": "Containers", "TotalCount": str(len(containers)),
+                 "Active": str(sum(c["State"] == "running" for c in containers)), "Size": fmt.human_size(written),
+                 "Reclaimable": _reclaimable(sum(c["SizeRw"] for c in containers if c["State"] != "running"), written)})
     for kind in ("Local Volumes", "Build Cache"):
         rows.append({"Type": kind, "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"})
     return fmt.format_table(format or DF_TABLE, rows, DF_HEADERS)
