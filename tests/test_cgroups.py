@@ -4,13 +4,11 @@ import os, signal, subprocess, sys, time, uuid
 
 import pytest
 
-from support import ROOT, require, require_root
+from support import CGROUP_EXPECT as EXPECT, pytest_in_cgroup_v2_vm, require, require_root
 from minidocker.errors import MinidockerError
 from minidocker.runtime import cgroups
 from minidocker.runtime.cgroups import CgroupConfigError, CgroupError, Resources
 
-EXPECT = os.environ.get("MINIDOCKER_CGROUP_EXPECT")  # "v2" inside the VM: assert it, don't recurse
-V2VM = ROOT.parent / "shared/tools/v2vm/run"
 MiB = 1 << 20
 
 
@@ -247,16 +245,4 @@ def test_resources_follow_the_oci_spec():
 
 def test_cgroup_tests_pass_on_pure_cgroup_v2():
     """Boot a pure-cgroup-v2 kernel under qemu and run this file's kernel tests there."""
-    if EXPECT:
-        pytest.skip("already inside the cgroup v2 VM")
-    require_root()
-    require(V2VM.exists(), f"{V2VM} is missing (the pure cgroup v2 VM, ../shared/tools/v2vm)")
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    command = [str(V2VM), "-t", "240", "-e", "MINIDOCKER_CGROUP_EXPECT=v2", "-e", "MINIDOCKER_REQUIRE_KERNEL=1",
-               "-e", "PYTHONDONTWRITEBYTECODE=1", "--", sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "tests/test_cgroups.py", "-k", "not pure_cgroup_v2"]
-    started = time.monotonic()
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    print(f"v2 VM run took {time.monotonic() - started:.0f}s\n{result.stdout[-3000:]}")
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout and " skipped" not in result.stdout and " failed" not in result.stdout
+    pytest_in_cgroup_v2_vm("tests/test_cgroups.py")
