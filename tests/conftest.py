@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from support import mkrootfs, require_root
+from support import mkrootfs, processes, require_root
 
 
 @pytest.fixture(scope="session")
@@ -54,14 +54,7 @@ def _host_state():
 
 def _descendants(root_pid):
     """Processes whose ancestry leads to `root_pid` (a container left running shows up here)."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    parents = {pid: ppid for pid, (_, ppid) in processes().items()}
     found = []
     for pid in parents:
         ancestor = parents.get(pid)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT
+from support import ROOT, processes
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -82,17 +82,8 @@ def reap():
 
 def live_children():
     """Processes (not zombies) whose parent is this test process."""
-    me, found = os.getpid(), []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                stat = Path(f"/proc/{name}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[1]) == me and fields[0] not in "ZX":
-                found.append(int(name))
-    return found
+    me = os.getpid()
+    return [pid for pid, (state, ppid) in processes().items() if ppid == me and state not in "ZX"]
 
 
 @pytest.fixture

@@ -63,3 +63,17 @@ default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 """
+
+
+def processes() -> dict:
+    """{pid: (state, parent pid)} of every process, from /proc/PID/stat."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+            table[int(name)] = (state, int(ppid))
+    return table

@@ -2,7 +2,6 @@
 import os, signal, subprocess, sys, time
 from pathlib import Path
 
-from support import ROOT
 
 
 def test_run_prints_and_exits_with_the_commands_status(minidocker, busybox_rootfs):

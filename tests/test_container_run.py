@@ -1,7 +1,6 @@
 """`minidocker run IMAGE`: the engine path — image layers plus a container layer, through the
 runtime — with Docker's flags, exit statuses and one-line errors; `ps` and `rm` beside it."""
 import json, os, pty, select, subprocess, sys, time
-from pathlib import Path
 
 import pytest
 

@@ -1,14 +1,13 @@
 """The content store: digests checked, writes atomic, layers shared and collected, crashes and
 parallel processes leave a consistent store."""
 import json, os, random, signal, subprocess, sys, time
-from pathlib import Path
 
 import pytest
 
 from image_helpers import rootfs_tar, snapshot
 from support import require_root
 from minidocker.image import archive, check, remove
-from minidocker.image.store import DigestMismatch, Store, StoreError, chain_ids, digest_of
+from minidocker.image.store import DigestMismatch, Store, chain_ids, digest_of
 
 
 @pytest.fixture
@@ -51,7 +50,7 @@ def test_shared_layers_are_stored_once_and_collected_when_unused(state, tmp_path
     (tmp_path / "up2").mkdir()
     (tmp_path / "up2/two").write_text("2")
     child1 = archive.commit("base:1", tmp_path / "up1", "child:1")
-    child2 = archive.commit("base:1", tmp_path / "up2", "child:2")
+    archive.commit("base:1", tmp_path / "up2", "child:2")
     store = Store()
     assert len(list(store.layers.iterdir())) == 3
     base_chain, child1_chain = (chain_ids(store.config(i)["rootfs"]["diff_ids"]) for i in (base, child1))

@@ -11,7 +11,6 @@ import os
 import shutil
 import tarfile
 import tempfile
-import time
 import zlib
 from pathlib import Path
 
@@ -31,7 +30,7 @@ class _Source:
                 self.tar = tarfile.open(self.path, "r:*")
                 self.members = {m.name.lstrip("./") if m.name not in (".", "./") else ".": m
                                 for m in self.tar.getmembers() if m.isfile()}
-            except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+            except (tarfile.TarError, EOFError, OSError, zlib.error):
                 raise CorruptImage(f"invalid archive {self.path.name}: not a (complete) tar archive") from None
 
     def exists(self, name: str) -> bool:

@@ -2,9 +2,7 @@
 
 # %% notebooks/05_images.ipynb cell 92e004a2
 """The store's consistency check (`check`) and its garbage collector (`collect_garbage`)."""
-import json
-
-from minidocker.image.store import Store, StoreError, _remove_tree, chain_ids, digest_of, hex_of
+from minidocker.image.store import Store, StoreError, _remove_tree, chain_ids, digest_of
 
 
 def check(store: Store | None = None, deep: bool = False) -> list:

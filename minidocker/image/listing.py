@@ -2,16 +2,12 @@
 
 # %% notebooks/05_images.ipynb cell 4014a817
 """What `image ls`, `image inspect`, `image history` and `system df` show."""
-import os
 import re
 import time
 
-from minidocker import paths
 from minidocker.errors import UsageError
 from minidocker.image import format as fmt
-from minidocker.image import reference as _ref
-from minidocker.image.oci import parse_time, rfc3339
-from minidocker.image.remove import containers_using
+from minidocker.image.oci import parse_time
 from minidocker.image.store import Store, chain_ids, short_id
 
 IMAGE_FILTERS = ("before", "since", "dangling", "label", "reference")

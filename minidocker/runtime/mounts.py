@@ -114,7 +114,7 @@ def cgroup_view() -> CgroupView:
         paths[controllers] = path
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         left, _, right = line.partition(" - ")
-        fields, (fstype, _source, options) = left.split(), right.split()[:3]
+        fields, (fstype, _, options) = left.split(), right.split()[:3]
         if fstype == "cgroup":
             hierarchies.append((fields[4], fields[3], set(options.split(","))))
     return CgroupView(paths, hierarchies)
