@@ -1,10 +1,11 @@
 """The seed's image commands (§5–§10), compared line by line with Docker's documented output."""
-import json, re
+import json, os, re
 
 import pytest
 
 from image_helpers import rootfs_tar, snapshot
 from support import require_root
+from minidocker.runtime.state import start_time
 
 HEADER = re.compile(r"^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE$")
 ROW = re.compile(r"^(\S+) +(\S+) +([0-9a-f]{12}) +((?:\d+|About an?|Less than a) [a-z ]+ ago) +(\d+(?:\.\d+)?[kMG]?B)$")
@@ -129,9 +130,14 @@ def test_rm_refuses_while_a_container_uses_the_image(images, tmp_path):
     result = images("rmi", other[7:19])
     assert "(must be forced) - image is being used by stopped container 0123456789ab" in result.stderr
     assert "Images          2         1" in images("system", "df").stdout
-    (container / "config.json").write_text(json.dumps({"Image": other, "State": {"Running": True}}))
+    owner = {"Pid": os.getpid(), "StartTime": start_time(os.getpid())}      # alive: this test runs it
+    (container / "config.json").write_text(json.dumps({"Image": other, "State": {"Running": True, "Owner": owner}}))
     result = images("rmi", "-f", other[7:19])
     assert "(cannot be forced) - image is being used by running container 0123456789ab" in result.stderr
+    owner["StartTime"] += 1                  # the same pid, another process: its runner is gone
+    (container / "config.json").write_text(json.dumps({"Image": other, "State": {"Running": True, "Owner": owner}}))
+    result = images("rmi", "-f", other[7:19])
+    assert result.returncode == 0 and f"Deleted: {other}" in result.stdout, result.stderr
 
 
 def test_tag_inspect_history(images):

@@ -154,3 +154,50 @@ def test_parallel_loads_of_one_image_keep_every_tag(state, tmp_path, busybox_roo
     refs = Store().references()
     assert {f"docker.io/library/parallel:{i}" for i in range(4)} <= set(refs)
     assert len(set(refs.values())) == 1 and check.check() == []
+
+
+def _two_images(tmp_path):
+    base = archive.import_rootfs(rootfs_tar(tmp_path / "a.tar", message="a"), "damaged:1")
+    other = archive.import_rootfs(rootfs_tar(tmp_path / "b.tar", message="b"), "other:1")
+    return Store(), base, other
+
+
+@pytest.mark.parametrize("what", ["manifest", "config", "record"])
+def test_gc_keeps_what_a_damaged_image_may_use_and_rmi_never_half_fails(state, tmp_path, capsys, what):
+    store, damaged, other = _two_images(tmp_path)
+    chain = chain_ids(store.config(damaged)["rootfs"]["diff_ids"])
+    victim = {"manifest": store.blob_path(store.image_record(damaged)["manifest"]),
+              "config": store.blob_path(damaged), "record": store.images / f"{damaged[7:]}.json"}[what]
+    victim.write_bytes(b'{"not": "what it was"')
+    everything = set(store.layers.iterdir())
+    others = {store.layer_dir(c) for c in chain_ids(store.config(other)["rootfs"]["diff_ids"])}
+    assert remove.remove("other:1")[:2] == ["Untagged: other:1", f"Deleted: {other}"]   # an unrelated rmi
+    # an unreadable config could name any layer: all are kept; otherwise only the unused one goes
+    assert set(store.layers.iterdir()) == (everything if what == "config" else everything - others)
+    assert all(store.has_layer(c) for c in chain)
+    assert f"image {damaged[7:19]} is damaged" in capsys.readouterr().err
+    assert any(damaged in p for p in check.check())
+    if what != "record":
+        assert store.blob_path(damaged).exists() or what == "config"
+    assert remove.remove("damaged:1") == ["Untagged: damaged:1", f"Deleted: {damaged}"] + \
+        ([f"Deleted: {chain[0]}"] if what != "config" else [])
+    assert not store.image_ids() and not list(store.layers.iterdir()) and check.check() == []
+
+
+def test_rmi_f_of_a_stopped_containers_image_deletes_the_image_not_its_layers(state, tmp_path):
+    """Docker's imageDeleteHelper ignores a stopped container when forced: Untagged, Deleted: the
+    image; its layers stay with the container (and its config, to start it again)."""
+    image_id = archive.import_rootfs(rootfs_tar(tmp_path / "r.tar"), "used:1")
+    store = Store()
+    chain = chain_ids(store.config(image_id)["rootfs"]["diff_ids"])
+    record = state / "containers/0123456789abcdef/config.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"ID": record.parent.name, "Image": image_id, "State": {"Running": False}}))
+    with pytest.raises(remove.ImageConflict, match="must force"):
+        remove.remove("used:1")
+    assert remove.remove("used:1", force=True) == ["Untagged: used:1", f"Deleted: {image_id}"]
+    assert not store.image_ids() and store.has_layer(chain[0]) and store.config(image_id)
+    assert check.collect_garbage() == 0 and store.has_layer(chain[0])
+    record.unlink()                          # the container goes: now nothing uses the layer
+    check.collect_garbage()
+    assert not list(store.layers.iterdir()) and not list(store.blobs.iterdir())
