@@ -9,6 +9,7 @@ import json
 import lzma
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import zlib
@@ -17,10 +18,12 @@ from pathlib import Path
 from minidocker.image import oci
 from minidocker.image import reference as _ref
 from minidocker.image.store import CorruptImage, DigestMismatch, Store, chain_ids, digest_of, hex_of
+from minidocker.runtime import inroot
 
 
 class _Source:
-    """Read named files from an OCI layout directory or from a (seekable) tar archive."""
+    """Read named files from an OCI layout directory or from a (seekable) tar archive. Names come
+    from the archive's own documents: inside a directory the kernel resolves them within it."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -34,12 +37,37 @@ class _Source:
                 raise CorruptImage(f"invalid archive {self.path.name}: not a (complete) tar archive") from None
 
     def exists(self, name: str) -> bool:
-        return (self.path / name).is_file() if self.tar is None else name in self.members
+        if self.tar is not None:
+            return name in self.members
+        try:
+            os.close(self._open_in_dir(name))
+            return True
+        except CorruptImage:
+            return False
 
     def open(self, name: str):
-        if not self.exists(name):
+        if self.tar is None:
+            return os.fdopen(self._open_in_dir(name), "rb")
+        if name not in self.members:
             raise CorruptImage(f"invalid archive: {name} is missing")
-        return open(self.path / name, "rb") if self.tar is None else self.tar.extractfile(self.members[name])
+        return self.tar.extractfile(self.members[name])
+
+    def _open_in_dir(self, name: str) -> int:
+        """The regular file `name` inside the directory, opened for reading. openat2(RESOLVE_IN_ROOT)
+        keeps an absolute name, `..` or a symlink inside it; a FIFO or device is never opened."""
+        root = os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            found = inroot.open_in_root(root, name, os.O_PATH)
+        except OSError:
+            raise CorruptImage(f"invalid archive: {name} is missing") from None
+        finally:
+            os.close(root)
+        try:
+            if not stat.S_ISREG(os.fstat(found).st_mode):
+                raise CorruptImage(f"invalid archive: {name} is not a regular file")
+            return os.open(inroot.fd_path(found), os.O_RDONLY | os.O_CLOEXEC)   # the very file checked
+        finally:
+            os.close(found)
 
     def read(self, name: str) -> bytes:
         with self.open(name) as f:
