@@ -201,3 +201,34 @@ def test_rmi_f_of_a_stopped_containers_image_deletes_the_image_not_its_layers(st
     record.unlink()                          # the container goes: now nothing uses the layer
     check.collect_garbage()
     assert not list(store.layers.iterdir()) and not list(store.blobs.iterdir())
+
+
+@pytest.mark.parametrize("compress", ["bz2", "lzma"])
+def test_bzip2_and_xz_layers_are_kept_and_saved_as_the_plain_tar(state, tmp_path, compress):
+    """docker load takes bzip2/xz layers; OCI has no media type for them, and docker save writes
+    plain tars: the store keeps the plain tar (digest = diff id), so save tells the truth."""
+    import bz2, hashlib, io, lzma, tarfile
+    image_id = archive.import_rootfs(rootfs_tar(tmp_path / "r.tar"), "plain:1")
+    with open(tmp_path / "a.tar", "wb") as out:
+        archive.save(["plain:1"], out)
+    remove.remove("plain:1")
+    layout = tmp_path / "layout"
+    with tarfile.open(tmp_path / "a.tar") as tar:
+        tar.extractall(layout)
+    doc = json.loads((layout / "manifest.json").read_text())
+    plain = (layout / doc[0]["Layers"][0]).read_bytes()
+    squeezed = {"bz2": bz2, "lzma": lzma}[compress].compress(plain)
+    name = "blobs/sha256/" + hashlib.sha256(squeezed).hexdigest()
+    (layout / name).write_bytes(squeezed)
+    doc[0]["Layers"] = [name]
+    (layout / "manifest.json").write_text(json.dumps(doc))
+    assert archive.load(str(layout)) == ["Loaded image: plain:1"]
+    store = Store()
+    diff_id = store.config(image_id)["rootfs"]["diff_ids"][0]
+    assert store.manifest(image_id)["layers"][0] == {"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                                   "digest": diff_id, "size": len(plain)}
+    out = io.BytesIO()
+    archive.save(["plain:1"], out)
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tar:
+        saved = tar.extractfile(f"blobs/sha256/{diff_id[7:]}").read()
+    assert digest_of(saved) == diff_id and check.check(deep=True) == []

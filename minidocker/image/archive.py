@@ -106,6 +106,7 @@ def _ingest(store: Store, src: _Source, config: bytes, layers: list, manifest: b
                     digest, size = store.put_blob_stream(stream, expected, size)
                 except (tarfile.TarError, EOFError) as error:
                     raise CorruptImage(f"invalid archive: {name}: {error}") from None
+        digest, size = _plain_if_exotic(store, digest, size, diff_id)
         with open(store.blob_path(digest), "rb") as f:
             media_type = oci.layer_media_type(f.read(2))
         store.add_layer(digest, diff_id, parent)
@@ -114,6 +115,20 @@ def _ingest(store: Store, src: _Source, config: bytes, layers: list, manifest: b
     if manifest is None:
         manifest = oci.make_manifest(oci.descriptor(oci.CONFIG, config, digest_of(config)), descriptors)
     return store.commit_image(config, manifest)
+
+
+def _plain_if_exotic(store: Store, digest: str, size: int, diff_id: str):
+    """A bzip2 or xz layer (docker load takes them) has no OCI media type: keep the plain tar
+    instead, whose digest is the diff id — then manifests, `save` and pushes tell the truth."""
+    with open(store.blob_path(digest), "rb") as f:
+        if not f.read(6).startswith((b"BZh", b"\xfd7zXZ\x00")):
+            return digest, size
+        f.seek(0)
+        with _decompressed(f) as plain:
+            try:
+                return store.put_blob_stream(plain, diff_id)
+            except (OSError, EOFError, lzma.LZMAError) as error:
+                raise CorruptImage(f"invalid archive: layer {digest}: {error}") from None
 
 
 def _docker_entries(store: Store, src: _Source):
@@ -386,14 +401,11 @@ def _plain_layers(store: Store, tar, config: bytes, manifest: dict, written: dic
     layers = []
     for layer, diff_id in zip(manifest["layers"], diff_ids):
         path = store.blob_path(layer["digest"])
-        if diff_id not in written:
-            with open(path, "rb") as f:
-                gzipped = f.read(2) == b"\x1f\x8b"
-            with tempfile.TemporaryDirectory() as scratch:
-                if gzipped:
-                    with gzip.open(path) as src, open(Path(scratch) / "layer.tar", "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    path = Path(scratch) / "layer.tar"
+        if diff_id not in written:           # gzip, bzip2 or xz: docker save writes the plain tar
+            with tempfile.TemporaryDirectory() as scratch, open(path, "rb") as f:
+                with _decompressed(f) as src, open(Path(scratch) / "layer.tar", "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                path = Path(scratch) / "layer.tar"
                 _add(tar, f"blobs/sha256/{hex_of(diff_id)}", path=path)
                 written[diff_id] = path.stat().st_size
         layers.append({"mediaType": oci.LAYER_TAR, "digest": diff_id, "size": written[diff_id]})
