@@ -37,7 +37,8 @@ class ContainerError(MinidockerError):
 
 
 def containers_dir() -> Path:
-    return paths.state_root() / "containers"
+    """0710, as state_root(): the way to a container's rootfs, traversable, never listable."""
+    return paths.private_dir(paths.state_root() / "containers", paths.TRAVERSE)
 
 
 def runtime_root() -> Path:

@@ -96,6 +96,7 @@ class Store:
             finally:
                 self._depth -= 1
             return
+        paths.private_dir(self.root)           # 0700: other users never reach a layer's files
         for d in (self.blobs, self.layers, self.images, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
