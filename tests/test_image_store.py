@@ -232,3 +232,21 @@ def test_bzip2_and_xz_layers_are_kept_and_saved_as_the_plain_tar(state, tmp_path
     with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tar:
         saved = tar.extractfile(f"blobs/sha256/{diff_id[7:]}").read()
     assert digest_of(saved) == diff_id and check.check(deep=True) == []
+
+
+def test_a_layer_without_its_completion_marker_is_absent_and_collected(state, tmp_path):
+    """layer.json is written (and fsynced) last: a layer directory without it — what a crash
+    could leave — is not a layer; the collector removes it and a new load unpacks it again."""
+    image_id = archive.import_rootfs(rootfs_tar(tmp_path / "r.tar"), "marker:1")
+    with open(tmp_path / "a.tar", "wb") as out:
+        archive.save(["marker:1"], out)
+    store = Store()
+    [chain_id] = chain_ids(store.config(image_id)["rootfs"]["diff_ids"])
+    (store.layer_dir(chain_id) / "layer.json").unlink()
+    assert not store.has_layer(chain_id) and any("missing" in p for p in check.check())
+    assert archive.load(str(tmp_path / "a.tar")) == ["Loaded image: marker:1"]   # unpacked again
+    assert store.has_layer(chain_id) and check.check() == []
+    (store.layer_dir(chain_id) / "layer.json").unlink()
+    remove.remove("marker:1")
+    check.collect_garbage()
+    assert not list(store.layers.iterdir()) and check.check() == []
