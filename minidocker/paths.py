@@ -6,17 +6,16 @@ import os
 import stat
 from pathlib import Path
 
-PRIVATE, TRAVERSE = 0o700, 0o710       # TRAVERSE: root's group may pass through, not list
+PRIVATE, GROUP_TRAVERSE, TRAVERSE = 0o700, 0o710, 0o711    # *TRAVERSE: pass through, never list
 
 
 def private_dir(path, mode: int = PRIVATE) -> Path:
-    """`path`, a directory made with `mode`, or tightened to it if it is looser (never widened):
+    """`path`, a directory with exactly `mode` (made, or fixed if an older version left it 0755):
     a state directory others can enter lets them run any layer's setuid files (CVE-2021-41091)."""
     path = Path(path)
     path.mkdir(mode=mode, parents=True, exist_ok=True)
-    current = stat.S_IMODE(path.stat().st_mode)
-    if current & ~mode:
-        os.chmod(path, current & mode)
+    if stat.S_IMODE(path.stat().st_mode) != mode:
+        os.chmod(path, mode)
     return path
 
 

@@ -44,10 +44,10 @@ def _import_and_run(base, rootfs):
     assert result.returncode == 0, result.stderr
 
 
-def test_state_directories_are_0710_and_0700(public_base, busybox_rootfs):
+def test_state_directories_are_0711_0710_and_0700(public_base, busybox_rootfs):
     _import_and_run(public_base, busybox_rootfs)
     lib, run = public_base / "lib", public_base / "run"
-    assert (mode(lib), mode(lib / "image"), mode(lib / "containers"), mode(run)) == (0o710, 0o700, 0o710, 0o700)
+    assert (mode(lib), mode(lib / "image"), mode(lib / "containers"), mode(run)) == (0o711, 0o700, 0o710, 0o700)
 
 
 def test_old_0755_directories_are_tightened(public_base, busybox_rootfs):
@@ -56,7 +56,7 @@ def test_old_0755_directories_are_tightened(public_base, busybox_rootfs):
         os.chmod(public_base / directory, 0o755)
     os.chmod(public_base / "lib", 0o755)
     _import_and_run(public_base, busybox_rootfs)
-    assert [mode(public_base / d) for d in ("lib", "lib/image", "lib/containers", "run")] == [0o710, 0o700, 0o710, 0o700]
+    assert [mode(public_base / d) for d in ("lib", "lib/image", "lib/containers", "run")] == [0o711, 0o700, 0o710, 0o700]
 
 
 def test_another_user_cannot_reach_a_layers_files(public_base, busybox_rootfs):

@@ -37,8 +37,8 @@ class ContainerError(MinidockerError):
 
 
 def containers_dir() -> Path:
-    """0710, as state_root(): the way to a container's rootfs, traversable, never listable."""
-    return paths.private_dir(paths.state_root() / "containers", paths.TRAVERSE)
+    """0710: the way to each container's rootfs, which root's group may traverse, never list."""
+    return paths.private_dir(paths.state_root() / "containers", paths.GROUP_TRAVERSE)
 
 
 def runtime_root() -> Path:
