@@ -5,15 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from support import require_root
-
-
-@pytest.fixture
-def engine(minidocker, busybox_rootfs, tmp_path):
-    require_root()
-    result = minidocker("import", "-c", 'CMD ["sh"]', busybox_rootfs, "busybox:latest")
-    assert result.returncode == 0, result.stderr
-    return minidocker
+from test_container_run import engine        # noqa: F401 (a fixture: busybox:latest in a private store)
 
 
 def _background_run(tmp_path, *args):
