@@ -95,3 +95,22 @@ def test_a_running_containers_image_cannot_be_deleted(engine, tmp_path):
         assert engine("rm", "-f", container_id).returncode == 0
         process.wait()
     assert _leftovers(tmp_path, container_id) == []
+
+
+def test_run_racing_rmi_f_either_runs_or_finds_no_image(engine, tmp_path, busybox_rootfs):
+    """A container's record is written under the store's lock, and from then on it keeps its
+    image's config and layers: rmi -f at any moment of a run cannot pull them from under it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env.update(MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_RUNROOT=str(tmp_path / "run"))
+    for round in range(6):
+        if round:
+            assert engine("import", "-c", 'CMD ["sh"]', busybox_rootfs, "busybox:latest").returncode == 0
+        runner = subprocess.Popen([sys.executable, "-m", "minidocker", "run", "--rm", "busybox", "true"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.05 * round)
+        engine("rmi", "-f", "busybox")
+        _, err = runner.communicate(timeout=60)
+        assert runner.returncode == 0 or (runner.returncode == 125 and "Unable to find image" in err), err
+    assert engine("ps", "-a", "-q").stdout == ""
+    engine("image", "prune", "-a", "-f")
+    assert _store_layers(tmp_path) == []
