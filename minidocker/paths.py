@@ -3,14 +3,27 @@
 # %% notebooks/01_namespaces.ipynb cell 6bd643bc
 """Where minidocker keeps persistent state (like /var/lib/docker) and runtime state (like /run/docker)."""
 import os
+import stat
 from pathlib import Path
+
+PRIVATE, GROUP_TRAVERSE, TRAVERSE = 0o700, 0o710, 0o711    # *TRAVERSE: pass through, never list
+
+
+def private_dir(path, mode: int = PRIVATE) -> Path:
+    """`path`, a directory with exactly `mode` (made, or fixed if an older version left it 0755):
+    a state directory others can enter lets them run any layer's setuid files (CVE-2021-41091)."""
+    path = Path(path)
+    path.mkdir(mode=mode, parents=True, exist_ok=True)
+    if stat.S_IMODE(path.stat().st_mode) != mode:
+        os.chmod(path, mode)
+    return path
 
 
 def state_root() -> Path:
     """Persistent state: images, layers, containers, volumes. `MINIDOCKER_ROOT` moves it."""
-    return Path(os.environ.get("MINIDOCKER_ROOT") or "/var/lib/minidocker")
+    return private_dir(os.environ.get("MINIDOCKER_ROOT") or "/var/lib/minidocker", TRAVERSE)
 
 
 def run_root() -> Path:
     """Runtime state of running containers (pids, sockets). `MINIDOCKER_RUNROOT` moves it."""
-    return Path(os.environ.get("MINIDOCKER_RUNROOT") or "/run/minidocker")
+    return private_dir(os.environ.get("MINIDOCKER_RUNROOT") or "/run/minidocker", PRIVATE)

@@ -1,10 +1,11 @@
 """The seed's image commands (§5–§10), compared line by line with Docker's documented output."""
-import json, re
+import json, os, re
 
 import pytest
 
 from image_helpers import rootfs_tar, snapshot
 from support import require_root
+from minidocker.runtime.state import start_time
 
 HEADER = re.compile(r"^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE$")
 ROW = re.compile(r"^(\S+) +(\S+) +([0-9a-f]{12}) +((?:\d+|About an?|Less than a) [a-z ]+ ago) +(\d+(?:\.\d+)?[kMG]?B)$")
@@ -66,7 +67,7 @@ def test_image_ls_selects_like_docker(images):
 def test_image_ls_bad_filters(images):
     for bad, message in [("nope=1", "invalid filter 'nope'"), ("dangling", "bad format of filter")]:
         result = images("image", "ls", "-f", bad)
-        assert result.returncode == 125 and message in result.stderr and result.stderr.count("\n") == 1
+        assert result.returncode == 1 and message in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_rm_untags_then_deletes_with_dockers_lines(images):
@@ -76,7 +77,7 @@ def test_rm_untags_then_deletes_with_dockers_lines(images):
     layer = images("image", "inspect", "-f", "{{json .RootFS.Layers}}", tiny).stdout
     out = images("image", "rm", tiny[7:10]).stdout.splitlines()  # a short ID: any unique prefix (§8)
     assert out == ["Untagged: tiny:1", f"Deleted: {tiny}", f"Deleted: {json.loads(layer)[0]}"]
-    assert images("image", "inspect", tiny).returncode == 125
+    assert images("image", "inspect", tiny).returncode == 1
 
 
 def test_rm_by_long_id_and_by_digest(images, tmp_path):
@@ -94,7 +95,7 @@ def test_rm_by_long_id_and_by_digest(images, tmp_path):
 def test_rm_batch_like_the_seed(images):
     quiet = images("image", "ls", "-q", "redis").stdout.split()
     result = images("image", "rm", *quiet)  # docker image rm $(docker image ls -q redis)
-    assert result.returncode == 125  # the image still has a name in another repository: must be forced
+    assert result.returncode == 1  # the image still has a name in another repository: must be forced
     assert "conflict: unable to delete" in result.stderr and "must be forced" in result.stderr
     assert images("image", "rm", "-f", *quiet[:1]).stdout.splitlines()[0].startswith("Untagged: ")
     assert images("image", "ls", "-q", "redis").stdout == ""
@@ -111,7 +112,7 @@ def test_rm_errors_are_one_line_and_change_nothing(images, tmp_path):
         cases.append((tiny[7:7 + common], "ambiguous"))
     for name, message in cases:
         result = images("image", "rm", name)
-        assert result.returncode == 125 and message in result.stderr, (name, result.stderr)
+        assert result.returncode == 1 and message in result.stderr, (name, result.stderr)
         assert result.stderr.count("\n") == 1 and result.stdout == ""
     assert snapshot(state) == before
 
@@ -123,15 +124,20 @@ def test_rm_refuses_while_a_container_uses_the_image(images, tmp_path):
     container.mkdir(parents=True)
     (container / "config.json").write_text(json.dumps({"ID": container.name, "Image": other, "State": {"Running": False}}))
     result = images("rmi", "other:1")
-    assert result.returncode == 125 and result.stderr == (
+    assert result.returncode == 1 and result.stderr == (
         'minidocker: conflict: unable to remove repository reference "other:1" (must force) - '
         f"container 0123456789ab is using its referenced image {other[7:19]}\n")
     result = images("rmi", other[7:19])
     assert "(must be forced) - image is being used by stopped container 0123456789ab" in result.stderr
     assert "Images          2         1" in images("system", "df").stdout
-    (container / "config.json").write_text(json.dumps({"Image": other, "State": {"Running": True}}))
+    owner = {"Pid": os.getpid(), "StartTime": start_time(os.getpid())}      # alive: this test runs it
+    (container / "config.json").write_text(json.dumps({"Image": other, "State": {"Running": True, "Owner": owner}}))
     result = images("rmi", "-f", other[7:19])
     assert "(cannot be forced) - image is being used by running container 0123456789ab" in result.stderr
+    owner["StartTime"] += 1                  # the same pid, another process: its runner is gone
+    (container / "config.json").write_text(json.dumps({"Image": other, "State": {"Running": True, "Owner": owner}}))
+    result = images("rmi", "-f", other[7:19])
+    assert result.returncode == 0 and f"Deleted: {other}" in result.stdout, result.stderr
 
 
 def test_tag_inspect_history(images):
@@ -141,7 +147,7 @@ def test_tag_inspect_history(images):
     assert doc[0]["Config"]["Cmd"] == ["sh"] and doc[0]["Id"].startswith("sha256:") and doc[0]["RootFS"]["Type"] == "layers"
     assert images("image", "inspect", "-f", "{{.Config.Cmd}} {{.Os}}", "tiny:1").stdout == "[sh] linux\n"
     bad = images("tag", "tiny:1", "Bad:Name")
-    assert bad.returncode == 125 and "must be lowercase" in bad.stderr
+    assert bad.returncode == 1 and "must be lowercase" in bad.stderr
     hist = images("history", "tiny:1").stdout.splitlines()
     assert re.match(r"^IMAGE +CREATED +CREATED BY +SIZE +COMMENT$", hist[0])
     assert re.match(r"^[0-9a-f]{12} +\S+ .*ago +\d+(\.\d+)?[kM]?B +Imported from ", hist[1])
@@ -179,6 +185,17 @@ def test_import_load_save_errors_are_one_line(images, tmp_path):
                  ["load", "-i", tmp_path / "nothere.tar"], ["import", tmp_path / "junk.tar", "junk:1"],
                  ["import", "-c", "FROB x", tmp_path / "junk.tar"], ["save", "-o", tmp_path / "x.tar", "nosuch"]):
         result = images(*args)
-        assert result.returncode == 125 and result.stderr.count("\n") == 1 and result.stderr.startswith("minidocker: "), (args, result.stderr)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1 and result.stderr.startswith("minidocker: "), (args, result.stderr)
     assert snapshot(state) == before
     assert not (tmp_path / "x.tar").exists()
+
+
+def test_exit_statuses_are_the_docker_clis(images):
+    """A flag error is 125 for every verb (cobra's FlagErrorFunc); any other failure of an image
+    verb is 1 — only run/create/start report 125/126/127."""
+    assert images("image", "ls", "--bogus").returncode == 125
+    assert images("history", "--human=yes", "tiny:1").returncode == 125
+    for args in (["rmi", "nosuch:1"], ["image", "inspect", "nosuch:1"], ["tag", "nosuch:1", "x:1"],
+                 ["load", "-i", "/nonexistent.tar"], ["rm", "nosuch"]):
+        result = images(*args)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, (args, result.stderr)

@@ -82,9 +82,9 @@ def test_prune_bad_filters_change_nothing(labelled):
                            ("since=keep:1", "invalid filter 'since'"),
                            ("until", "bad format of filter (expected name=value): until")):
         out = labelled("image", "prune", "-a", "-f", "--filter", value)
-        assert out.returncode == 125 and message in out.stderr and out.stderr.count("\n") == 1, (value, out.stderr)
+        assert out.returncode == 1 and message in out.stderr and out.stderr.count("\n") == 1, (value, out.stderr)
     out = labelled("image", "prune", "-a", "-f", "--filter", "until=1h", "--filter", "until=0s")
-    assert (out.returncode, out.stderr) == (125, "minidocker: more than one until filter specified\n")
+    assert (out.returncode, out.stderr) == (1, "minidocker: more than one until filter specified\n")
     assert names(labelled) == ["keep:1", "plain:1", "web:1"]
 
 

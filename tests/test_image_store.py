@@ -154,3 +154,99 @@ def test_parallel_loads_of_one_image_keep_every_tag(state, tmp_path, busybox_roo
     refs = Store().references()
     assert {f"docker.io/library/parallel:{i}" for i in range(4)} <= set(refs)
     assert len(set(refs.values())) == 1 and check.check() == []
+
+
+def _two_images(tmp_path):
+    base = archive.import_rootfs(rootfs_tar(tmp_path / "a.tar", message="a"), "damaged:1")
+    other = archive.import_rootfs(rootfs_tar(tmp_path / "b.tar", message="b"), "other:1")
+    return Store(), base, other
+
+
+@pytest.mark.parametrize("what", ["manifest", "config", "record"])
+def test_gc_keeps_what_a_damaged_image_may_use_and_rmi_never_half_fails(state, tmp_path, capsys, what):
+    store, damaged, other = _two_images(tmp_path)
+    chain = chain_ids(store.config(damaged)["rootfs"]["diff_ids"])
+    victim = {"manifest": store.blob_path(store.image_record(damaged)["manifest"]),
+              "config": store.blob_path(damaged), "record": store.images / f"{damaged[7:]}.json"}[what]
+    victim.write_bytes(b'{"not": "what it was"')
+    everything = set(store.layers.iterdir())
+    others = {store.layer_dir(c) for c in chain_ids(store.config(other)["rootfs"]["diff_ids"])}
+    assert remove.remove("other:1")[:2] == ["Untagged: other:1", f"Deleted: {other}"]   # an unrelated rmi
+    # an unreadable config could name any layer: all are kept; otherwise only the unused one goes
+    assert set(store.layers.iterdir()) == (everything if what == "config" else everything - others)
+    assert all(store.has_layer(c) for c in chain)
+    assert f"image {damaged[7:19]} is damaged" in capsys.readouterr().err
+    assert any(damaged in p for p in check.check())
+    if what != "record":
+        assert store.blob_path(damaged).exists() or what == "config"
+    assert remove.remove("damaged:1") == ["Untagged: damaged:1", f"Deleted: {damaged}"] + \
+        ([f"Deleted: {chain[0]}"] if what != "config" else [])
+    assert not store.image_ids() and not list(store.layers.iterdir()) and check.check() == []
+
+
+def test_rmi_f_of_a_stopped_containers_image_deletes_the_image_not_its_layers(state, tmp_path):
+    """Docker's imageDeleteHelper ignores a stopped container when forced: Untagged, Deleted: the
+    image; its layers stay with the container (and its config, to start it again)."""
+    image_id = archive.import_rootfs(rootfs_tar(tmp_path / "r.tar"), "used:1")
+    store = Store()
+    chain = chain_ids(store.config(image_id)["rootfs"]["diff_ids"])
+    record = state / "containers/0123456789abcdef/config.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"ID": record.parent.name, "Image": image_id, "State": {"Running": False}}))
+    with pytest.raises(remove.ImageConflict, match="must force"):
+        remove.remove("used:1")
+    assert remove.remove("used:1", force=True) == ["Untagged: used:1", f"Deleted: {image_id}"]
+    assert not store.image_ids() and store.has_layer(chain[0]) and store.config(image_id)
+    assert check.collect_garbage() == 0 and store.has_layer(chain[0])
+    record.unlink()                          # the container goes: now nothing uses the layer
+    check.collect_garbage()
+    assert not list(store.layers.iterdir()) and not list(store.blobs.iterdir())
+
+
+@pytest.mark.parametrize("compress", ["bz2", "lzma"])
+def test_bzip2_and_xz_layers_are_kept_and_saved_as_the_plain_tar(state, tmp_path, compress):
+    """docker load takes bzip2/xz layers; OCI has no media type for them, and docker save writes
+    plain tars: the store keeps the plain tar (digest = diff id), so save tells the truth."""
+    import bz2, hashlib, io, lzma, tarfile
+    image_id = archive.import_rootfs(rootfs_tar(tmp_path / "r.tar"), "plain:1")
+    with open(tmp_path / "a.tar", "wb") as out:
+        archive.save(["plain:1"], out)
+    remove.remove("plain:1")
+    layout = tmp_path / "layout"
+    with tarfile.open(tmp_path / "a.tar") as tar:
+        tar.extractall(layout)
+    doc = json.loads((layout / "manifest.json").read_text())
+    plain = (layout / doc[0]["Layers"][0]).read_bytes()
+    squeezed = {"bz2": bz2, "lzma": lzma}[compress].compress(plain)
+    name = "blobs/sha256/" + hashlib.sha256(squeezed).hexdigest()
+    (layout / name).write_bytes(squeezed)
+    doc[0]["Layers"] = [name]
+    (layout / "manifest.json").write_text(json.dumps(doc))
+    assert archive.load(str(layout)) == ["Loaded image: plain:1"]
+    store = Store()
+    diff_id = store.config(image_id)["rootfs"]["diff_ids"][0]
+    assert store.manifest(image_id)["layers"][0] == {"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                                   "digest": diff_id, "size": len(plain)}
+    out = io.BytesIO()
+    archive.save(["plain:1"], out)
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tar:
+        saved = tar.extractfile(f"blobs/sha256/{diff_id[7:]}").read()
+    assert digest_of(saved) == diff_id and check.check(deep=True) == []
+
+
+def test_a_layer_without_its_completion_marker_is_absent_and_collected(state, tmp_path):
+    """layer.json is written (and fsynced) last: a layer directory without it — what a crash
+    could leave — is not a layer; the collector removes it and a new load unpacks it again."""
+    image_id = archive.import_rootfs(rootfs_tar(tmp_path / "r.tar"), "marker:1")
+    with open(tmp_path / "a.tar", "wb") as out:
+        archive.save(["marker:1"], out)
+    store = Store()
+    [chain_id] = chain_ids(store.config(image_id)["rootfs"]["diff_ids"])
+    (store.layer_dir(chain_id) / "layer.json").unlink()
+    assert not store.has_layer(chain_id) and any("missing" in p for p in check.check())
+    assert archive.load(str(tmp_path / "a.tar")) == ["Loaded image: marker:1"]   # unpacked again
+    assert store.has_layer(chain_id) and check.check() == []
+    (store.layer_dir(chain_id) / "layer.json").unlink()
+    remove.remove("marker:1")
+    check.collect_garbage()
+    assert not list(store.layers.iterdir()) and check.check() == []

@@ -409,6 +409,22 @@ def test_broken_layer_is_one_line_error_and_leaves_nothing(tmp_path, blob):
     assert os.listdir(tmp_path) == []
 
 
+def test_unpack_syncs_the_tree_to_disk_before_it_appears(tmp_path, monkeypatch):
+    """After a power cut a layer must be absent or whole: syncfs(2) runs on the complete tree,
+    while the destination does not exist yet (the rename comes after)."""
+    from minidocker.storage import layers
+    seen = []
+
+    def spy(path):
+        seen.append((Path(path).name, (tmp_path / "dest").exists(), sorted(os.listdir(path))))
+        real_sync(path)
+    real_sync = layers.sync_tree
+    monkeypatch.setattr(layers, "sync_tree", spy)
+    unpack_layer(io.BytesIO(tar_of(("a", F, b"1"), ("b", F, b"2"))), tmp_path / "dest")
+    assert [(exists, names) for _, exists, names in seen] == [(False, ["a", "b"])]
+    assert seen[0][0].endswith(".unpacking") and sorted(os.listdir(tmp_path / "dest")) == ["a", "b"]
+
+
 # --- interop with umoci -----------------------------------------------------------------------
 
 def umoci(*args, cwd):

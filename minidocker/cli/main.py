@@ -43,12 +43,23 @@ def build_parser(argv) -> Parser:
     return parser
 
 
+CONTAINER_VERBS = ("run", "create", "start")       # their status may be the container's own
+
+
+def exit_status(verb: str | None, status: int) -> int:
+    """Docker's CLI: 125/126/127 pass through for the container verbs (and for flag errors, met
+    before any verb runs: `verb` is None then); any other verb that fails exits 1."""
+    return status if verb is None or verb in CONTAINER_VERBS or status in (0, 130) else 1
+
+
 def main(argv=None) -> int:
-    """Run one command; return its exit status (the container's, or 125 for our own errors)."""
+    """Run one command; return its exit status (the container's, 125/126/127, or 1: see exit_status)."""
     argv = sys.argv[1:] if argv is None else argv
+    verb = None
     try:
         parser = build_parser(argv)
         args = parser.parse_args(argv)
+        verb = args.verb
         if args.root:
             os.environ["MINIDOCKER_ROOT"] = os.path.abspath(args.root)
         if args.runroot:
@@ -56,14 +67,14 @@ def main(argv=None) -> int:
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return 125
-        return args.func(args) or 0
+        return exit_status(verb, args.func(args) or 0)
     except MinidockerError as error:
         print(f"minidocker: {error}", file=sys.stderr)
-        return error.exit_code
+        return exit_status(verb, error.exit_code)
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # a bug of ours: still one line, unless we are debugging
         if os.environ.get("MINIDOCKER_DEBUG"):
             raise
         print(f"minidocker: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        return 125
+        return exit_status(verb, 125)

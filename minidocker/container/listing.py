@@ -2,14 +2,21 @@
 
 # %% notebooks/06_containers.ipynb cell d765b09a
 """`ps` and `rm`: find containers by name or ID prefix, show them as Docker does, remove them."""
+import contextlib
 import datetime
+import json
 import shlex
+import shutil
 import time
 
 from minidocker.container import layer, record as _record
 from minidocker.container.record import ContainerError
+from minidocker.errors import MinidockerError
+from minidocker.image import check
 from minidocker.image.format import since, human_duration, tabwrite
-from minidocker.runtime import commands as runtime
+from minidocker.image.store import Store
+from minidocker.runtime import cgroups, commands as runtime
+from minidocker.runtime.state import ContainerNotFound
 
 
 def find(text: str) -> dict:
@@ -32,18 +39,24 @@ def _timestamp(text: str) -> float:
 
 
 def running(record: dict) -> bool:
-    """Running if the record says so and the runtime still sees its init alive."""
-    if not record["State"]["Running"]:
-        return False
-    try:
-        return runtime.container_state(_record.runtime_root(), record["ID"])["status"] in ("created", "running")
-    except Exception:          # no runtime state: whoever ran it is gone
-        return False
+    """Running if the record says so and the runtime (or, before it has a state, the record's
+    owner) shows it alive — the one rule chapter 5's `check.container_running` keeps."""
+    return check.container_running(record)
+
+
+def observed(record: dict) -> dict:
+    """The record's State as it really is: a record that says running while nothing runs (its
+    runner was killed) is Exited (255), Docker's status for an exit it never saw."""
+    state = dict(record["State"])
+    if state.get("Running") and not running(record):
+        state.update(Running=False, Status="exited", ExitCode=255, Pid=0,
+                     FinishedAt=state.get("FinishedAt") or state.get("StartedAt") or record["Created"])
+    return state
 
 
 def status(record: dict) -> str:
-    state = record["State"]
-    if running(record):
+    state = observed(record)
+    if state["Running"]:
         return "Up " + human_duration(time.time() - _timestamp(state["StartedAt"]))
     if state["FinishedAt"] and state["Status"] == "exited":
         return f"Exited ({state['ExitCode']}) {since(_timestamp(state['FinishedAt']))}"
@@ -69,12 +82,37 @@ def ps(all_containers=False, quiet=False, no_trunc=False) -> str:
 
 
 def remove(text: str, force=False):
-    """Docker's rm: refuse a running container unless forced; then its layer and record go."""
+    """Docker's rm: refuse a running container unless forced; then release what the runtime and
+    the kernel hold for it, remove its layer and record, and collect its image's layers if the
+    image is gone (`rmi -f` of a stopped container's image leaves them to the container)."""
     record = find(text)
-    if running(record):
-        if not force:
-            raise ContainerError(f'cannot remove container "{record["Name"]}": container is running: '
-                                 "stop the container before removing or force remove")
-        runtime.delete(_record.runtime_root(), record["ID"], force=True)
-    layer.unmount_rootfs(_record.directory(record))
+    if running(record) and not force:
+        raise ContainerError(f'cannot remove container "{record["Name"]}": container is running: '
+                             "stop the container before removing or force remove")
+    release(record)
     _record.remove(record)
+    if not Store().has_image(record["Image"]):
+        check.collect_garbage()
+
+
+# %% notebooks/06_containers.ipynb cell d765b0a3
+def release(record: dict):
+    """Free the runtime's state, the cgroup and the rootfs mount of a container, whatever its
+    runner left (a `kill -9` mid-`run` leaves all three)."""
+    root = _record.runtime_root()
+    try:
+        runtime.delete(root, record["ID"], force=True)
+    except ContainerNotFound:               # the runner died before the runtime saved its state
+        shutil.rmtree(root / record["ID"], ignore_errors=True)
+        with contextlib.suppress(MinidockerError):
+            cgroups.lookup(_cgroup_path(record)).destroy()
+    layer.unmount_rootfs(_record.directory(record))
+
+
+def _cgroup_path(record: dict) -> str:
+    """The cgroup the container's bundle asked the runtime for."""
+    try:
+        spec = json.loads((_record.directory(record) / "bundle/config.json").read_text())
+        return spec["linux"]["cgroupsPath"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"minidocker/{record['ID']}"

@@ -4,7 +4,10 @@
 """A container's record on disk: state_root()/containers/<id>/config.json, written atomically.
 
 Fields follow `docker inspect`: ID, Name, Image, Created, Config, HostConfig, State. The image
-store's rm reads ID, Image and State.Running (minidocker.image.remove.containers).
+store reads ID, Image, State.Running and State.Owner (minidocker.image.check.containers): a
+record is a user of its image's config and layers from the moment it exists, running or not.
+So make it (`create`) while holding the store's lock under which the image was resolved, and
+`rmi`/the collector, which take that lock exclusively, can never delete what it needs.
 """
 import contextlib
 import datetime
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from minidocker import paths
 from minidocker.errors import MinidockerError
+from minidocker.runtime.state import start_time
 
 ADJECTIVES = ("admiring", "bold", "brave", "clever", "eager", "focused", "gallant", "happy", "jolly",
               "keen", "loving", "modest", "nifty", "quirky", "serene", "sharp", "tender", "vibrant",
@@ -33,7 +37,8 @@ class ContainerError(MinidockerError):
 
 
 def containers_dir() -> Path:
-    return paths.state_root() / "containers"
+    """0710: the way to each container's rootfs, which root's group may traverse, never list."""
+    return paths.private_dir(paths.state_root() / "containers", paths.GROUP_TRAVERSE)
 
 
 def runtime_root() -> Path:
@@ -82,8 +87,15 @@ def new_name(taken: set) -> str:
     return f"{name}{random.randint(0, 999)}"
 
 
+def owner() -> dict:
+    """This process, as the one running a container: pid and start time (a pid alone is reused)."""
+    return {"Pid": os.getpid(), "StartTime": start_time(os.getpid())}
+
+
 def create(image_id: str, image_name: str, config: dict, host_config: dict, name: str | None = None) -> dict:
-    """Make a container's directory and record; its name must be free (Docker's error otherwise)."""
+    """Make a container's directory and record; its name must be free (Docker's error otherwise).
+    Call it under `store.lock()` with `image_id` resolved under that same lock (see above); the
+    calling process is the record's owner, which `ps` checks while the runtime has no state yet."""
     with names_locked():
         taken = {r["Name"].lstrip("/"): r["ID"] for r in all_records()}
         if name is None:
@@ -96,7 +108,7 @@ def create(image_id: str, image_name: str, config: dict, host_config: dict, name
         record = {"ID": os.urandom(32).hex(), "Name": f"/{name}", "Image": image_id, "Created": now(),
                   "Config": {**config, "Image": image_name}, "HostConfig": host_config,
                   "State": {"Status": "created", "Running": False, "Pid": 0, "ExitCode": 0,
-                            "StartedAt": "", "FinishedAt": ""}}
+                            "StartedAt": "", "FinishedAt": "", "Owner": owner()}}
         directory = containers_dir() / record["ID"]
         directory.mkdir()
         write_atomically(directory / "config.json", record)

@@ -9,6 +9,7 @@ import json
 import lzma
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import zlib
@@ -17,10 +18,12 @@ from pathlib import Path
 from minidocker.image import oci
 from minidocker.image import reference as _ref
 from minidocker.image.store import CorruptImage, DigestMismatch, Store, chain_ids, digest_of, hex_of
+from minidocker.runtime import inroot
 
 
 class _Source:
-    """Read named files from an OCI layout directory or from a (seekable) tar archive."""
+    """Read named files from an OCI layout directory or from a (seekable) tar archive. Names come
+    from the archive's own documents: inside a directory the kernel resolves them within it."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -34,12 +37,37 @@ class _Source:
                 raise CorruptImage(f"invalid archive {self.path.name}: not a (complete) tar archive") from None
 
     def exists(self, name: str) -> bool:
-        return (self.path / name).is_file() if self.tar is None else name in self.members
+        if self.tar is not None:
+            return name in self.members
+        try:
+            os.close(self._open_in_dir(name))
+            return True
+        except CorruptImage:
+            return False
 
     def open(self, name: str):
-        if not self.exists(name):
+        if self.tar is None:
+            return os.fdopen(self._open_in_dir(name), "rb")
+        if name not in self.members:
             raise CorruptImage(f"invalid archive: {name} is missing")
-        return open(self.path / name, "rb") if self.tar is None else self.tar.extractfile(self.members[name])
+        return self.tar.extractfile(self.members[name])
+
+    def _open_in_dir(self, name: str) -> int:
+        """The regular file `name` inside the directory, opened for reading. openat2(RESOLVE_IN_ROOT)
+        keeps an absolute name, `..` or a symlink inside it; a FIFO or device is never opened."""
+        root = os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            found = inroot.open_in_root(root, name, os.O_PATH)
+        except OSError:
+            raise CorruptImage(f"invalid archive: {name} is missing") from None
+        finally:
+            os.close(root)
+        try:
+            if not stat.S_ISREG(os.fstat(found).st_mode):
+                raise CorruptImage(f"invalid archive: {name} is not a regular file")
+            return os.open(inroot.fd_path(found), os.O_RDONLY | os.O_CLOEXEC)   # the very file checked
+        finally:
+            os.close(found)
 
     def read(self, name: str) -> bytes:
         with self.open(name) as f:
@@ -78,6 +106,7 @@ def _ingest(store: Store, src: _Source, config: bytes, layers: list, manifest: b
                     digest, size = store.put_blob_stream(stream, expected, size)
                 except (tarfile.TarError, EOFError) as error:
                     raise CorruptImage(f"invalid archive: {name}: {error}") from None
+        digest, size = _plain_if_exotic(store, digest, size, diff_id)
         with open(store.blob_path(digest), "rb") as f:
             media_type = oci.layer_media_type(f.read(2))
         store.add_layer(digest, diff_id, parent)
@@ -86,6 +115,20 @@ def _ingest(store: Store, src: _Source, config: bytes, layers: list, manifest: b
     if manifest is None:
         manifest = oci.make_manifest(oci.descriptor(oci.CONFIG, config, digest_of(config)), descriptors)
     return store.commit_image(config, manifest)
+
+
+def _plain_if_exotic(store: Store, digest: str, size: int, diff_id: str):
+    """A bzip2 or xz layer (docker load takes them) has no OCI media type: keep the plain tar
+    instead, whose digest is the diff id — then manifests, `save` and pushes tell the truth."""
+    with open(store.blob_path(digest), "rb") as f:
+        if not f.read(6).startswith((b"BZh", b"\xfd7zXZ\x00")):
+            return digest, size
+        f.seek(0)
+        with _decompressed(f) as plain:
+            try:
+                return store.put_blob_stream(plain, diff_id)
+            except (OSError, EOFError, lzma.LZMAError) as error:
+                raise CorruptImage(f"invalid archive: layer {digest}: {error}") from None
 
 
 def _docker_entries(store: Store, src: _Source):
@@ -358,14 +401,11 @@ def _plain_layers(store: Store, tar, config: bytes, manifest: dict, written: dic
     layers = []
     for layer, diff_id in zip(manifest["layers"], diff_ids):
         path = store.blob_path(layer["digest"])
-        if diff_id not in written:
-            with open(path, "rb") as f:
-                gzipped = f.read(2) == b"\x1f\x8b"
-            with tempfile.TemporaryDirectory() as scratch:
-                if gzipped:
-                    with gzip.open(path) as src, open(Path(scratch) / "layer.tar", "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    path = Path(scratch) / "layer.tar"
+        if diff_id not in written:           # gzip, bzip2 or xz: docker save writes the plain tar
+            with tempfile.TemporaryDirectory() as scratch, open(path, "rb") as f:
+                with _decompressed(f) as src, open(Path(scratch) / "layer.tar", "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                path = Path(scratch) / "layer.tar"
                 _add(tar, f"blobs/sha256/{hex_of(diff_id)}", path=path)
                 written[diff_id] = path.stat().st_size
         layers.append({"mediaType": oci.LAYER_TAR, "digest": diff_id, "size": written[diff_id]})

@@ -2,7 +2,13 @@
 
 # %% notebooks/05_images.ipynb cell 92e004a2
 """The store's consistency check (`check`) and its garbage collector (`collect_garbage`)."""
-from minidocker.image.store import Store, StoreError, _remove_tree, chain_ids, digest_of
+import json
+import sys
+
+from minidocker import paths
+from minidocker.errors import MinidockerError
+from minidocker.image.store import Store, StoreError, _remove_tree, chain_ids, digest_of, short_id
+from minidocker.runtime import state as runtime_state
 
 
 def check(store: Store | None = None, deep: bool = False) -> list:
@@ -51,25 +57,79 @@ def _check_image(store: Store, image_id: str, deep: bool) -> list:
 
 
 # %% notebooks/05_images.ipynb cell 6aee76aa
-def garbage(store: Store) -> dict:
-    """What nothing refers to: {'blobs': [...], 'layers': [...], 'tmp': [...]} (call under the lock)."""
-    blobs, layers = set(), set()
+def containers(store: Store) -> list:
+    """[(container ID, image ID, running)] from `containers/*/config.json` beside the store: the
+    hook chapter 6 fills ({"ID", "Image", "State": {"Running", "Owner"}}, like Docker's config.v2.json)."""
+    found = []
+    for path in sorted((store.root.parent / "containers").glob("*/config.json")):
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        found.append((doc.get("ID") or path.parent.name, doc.get("Image"), container_running(doc)))
+    return found
+
+
+def container_running(doc: dict) -> bool:
+    """Observed, not believed: the runtime's state decides; without one yet, the record's owner
+    (the process running the container) must be alive. A `kill -9` leaves a record that lies."""
+    state = doc.get("State") or {}
+    if not state.get("Running"):
+        return False
+    try:
+        return runtime_state.load(paths.run_root() / "runtime", doc["ID"]).status() != "stopped"
+    except (MinidockerError, OSError, ValueError, TypeError, KeyError):
+        owner = state.get("Owner") or {}
+        return runtime_state.alive(owner.get("Pid") or 0, owner.get("StartTime"))
+
+
+# %% notebooks/05_images.ipynb cell 5c1d0a02
+_BROKEN = (StoreError, OSError, ValueError, KeyError, TypeError)
+
+
+def in_use(store: Store) -> dict:
+    """{'blobs', 'layers': sets of digests that images and containers refer to, or None when a
+    damaged image makes that unknowable (keep them all); 'damaged': {image ID: why}}."""
+    blobs, layers, damaged = set(), set(), {}
     for image_id in store.image_ids():
         try:
-            record, config = store.image_record(image_id), store.config(image_id)
-            blobs |= {image_id, record["manifest"]}
-            blobs |= {layer["digest"] for layer in store.manifest(image_id).get("layers", [])}
-            layers |= set(chain_ids(config["rootfs"]["diff_ids"]))
-        except (StoreError, ValueError, KeyError):
-            continue  # an inconsistent image keeps what it has; check() reports it
-    blobs |= {ref.split("@", 1)[1] for ref in store.references() if "@" in ref}
-    return {"blobs": sorted(p for p in store.blobs.iterdir() if "sha256:" + p.name not in blobs),
-            "layers": sorted(p for p in store.layers.iterdir() if "sha256:" + p.name not in layers),
-            "tmp": sorted(store.tmp.iterdir())}
+            record = store.image_record(image_id)
+            blobs = _union(blobs, {image_id, record["manifest"]} |
+                           {layer["digest"] for layer in store.manifest(image_id)["layers"]})
+        except _BROKEN as error:
+            damaged[image_id], blobs = f"its record or manifest is unreadable ({error})", None
+    users = [(i, True) for i in store.image_ids()] + [(i, False) for _, i, _ in containers(store) if i]
+    for image_id, is_image in users:
+        try:
+            layers = _union(layers, set(chain_ids(store.config(image_id)["rootfs"]["diff_ids"])))
+            blobs = _union(blobs, {image_id})
+        except _BROKEN as error:
+            if is_image or store.has_blob(image_id):   # a container whose image config is gone: nothing to keep
+                damaged[image_id], layers = f"its config is unreadable ({error})", None
+    refs = {ref.split("@", 1)[1] for ref in store.references() if "@" in ref}
+    return {"blobs": _union(blobs, refs), "layers": layers, "damaged": damaged}
+
+
+def _union(found: set | None, more: set) -> set | None:
+    return None if found is None else found | more
+
+
+# %% notebooks/05_images.ipynb cell 5c1d0a03
+def garbage(store: Store) -> dict:
+    """What nothing refers to: {'blobs', 'layers', 'tmp': [paths], 'damaged': {image ID: why}}.
+    A layer directory without its layer.json is an unfinished unpack: garbage too (call under the lock)."""
+    used = in_use(store)
+
+    def unused(path, kind):
+        return used[kind] is not None and "sha256:" + path.name not in used[kind]
+    return {"blobs": sorted(p for p in store.blobs.iterdir() if unused(p, "blobs")),
+            "layers": sorted(p for p in store.layers.iterdir() if unused(p, "layers") or not (p / "layer.json").is_file()),
+            "tmp": sorted(store.tmp.iterdir()), "damaged": used["damaged"]}
 
 
 def collect_garbage(store: Store | None = None) -> int:
-    """Remove unreferenced blobs and layers and crash leftovers; return how many were removed."""
+    """Remove unreferenced blobs and layers and crash leftovers; return how many were removed.
+    What a damaged image may refer to is kept, and the damage is reported on stderr."""
     store = store or Store()
     with store.lock():
         found = garbage(store)
@@ -79,4 +139,7 @@ def collect_garbage(store: Store | None = None) -> int:
             _remove_tree(doomed)
         for path in found["blobs"] + found["tmp"]:
             _remove_tree(path)
-        return sum(len(v) for v in found.values())
+        for image_id, why in found["damaged"].items():
+            print(f"minidocker: warning: image {short_id(image_id)} is damaged: {why}; "
+                  "everything it may use is kept", file=sys.stderr)
+        return sum(len(found[kind]) for kind in ("blobs", "layers", "tmp"))

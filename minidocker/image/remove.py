@@ -7,34 +7,21 @@ import json
 import re
 import time
 
-from minidocker import paths
 from minidocker.errors import MinidockerError, UsageError
 from minidocker.image import reference as _ref
+from minidocker.image.check import _BROKEN, collect_garbage, containers
 from minidocker.image.oci import parse_time
-from minidocker.image.store import Store, chain_ids, hex_of, short_id, _remove_tree
+from minidocker.image.store import Store, chain_ids, hex_of, short_id
 
 
 class ImageConflict(MinidockerError):
     """Removal refused: a container or a child image uses the image, or it needs `-f`."""
 
 
-def containers() -> list:
-    """[(container ID, image ID, running)] — the hook for the containers chapter: it reads
-    `state_root()/containers/<id>/config.json`, {"ID": …, "Image": "sha256:…", "State": {"Running": …}}."""
-    found = []
-    for config in sorted((paths.state_root() / "containers").glob("*/config.json")):
-        try:
-            doc = json.loads(config.read_text())
-        except (OSError, ValueError):
-            continue
-        found.append((doc.get("ID") or config.parent.name, doc.get("Image"),
-                      bool((doc.get("State") or {}).get("Running"))))
-    return found
-
-
-def containers_using(image_id: str) -> list:
-    """[(container ID, running)] for the containers made from `image_id`, running or not."""
-    return [(c, running) for c, image, running in containers() if image == image_id]
+def containers_using(image_id: str, store: Store | None = None) -> list:
+    """[(container ID, running)] for the containers made from `image_id`, running or not
+    (`check.containers` reads their records and observes whether they really run)."""
+    return [(c, running) for c, image, running in containers(store or Store()) if image == image_id]
 
 
 def _single_repository(refs) -> bool:
@@ -59,7 +46,7 @@ def _untag(store: Store, ref, lines: list):
 def _conflict(store: Store, image_id: str, force: bool, names: bool = True):
     """Docker's checkImageDeleteConflict: hard conflicts always; soft ones (names, stopped) unless forced."""
     children = _children(store, image_id)
-    users = containers_using(image_id)
+    users = containers_using(image_id, store)
     running = [c for c, r in users if r]
     why, hard = None, False
     if children:
@@ -89,7 +76,7 @@ def remove(text: str, force: bool = False, prune_parents: bool = True, store: St
         refs = store.refs_of(image_id)
         if not is_id_prefix_of(image_id, text):
             ref = _ref.parse(text)
-            users = containers_using(image_id)
+            users = containers_using(image_id, store)
             if not force and _single_repository(refs) and users:
                 raise ImageConflict(f'conflict: unable to remove repository reference "{text}" (must force) - '
                                     f"container {short_id(users[0][0])} is using its referenced image {short_id(image_id)}")
@@ -112,43 +99,51 @@ def remove(text: str, force: bool = False, prune_parents: bool = True, store: St
             raise
         for ref in store.refs_of(image_id):
             _untag(store, ref, lines)
-        parent = store.image_record(image_id).get("parent")
+        parent = _parent(store, image_id)
         lines += _delete(store, image_id)
         while prune_parents and parent and store.has_image(parent) and not store.refs_of(parent) \
-                and not containers_using(parent) and not _children(store, parent):
-            grandparent = store.image_record(parent).get("parent")
+                and not containers_using(parent, store) and not _children(store, parent):
+            grandparent = _parent(store, parent)
             lines += _delete(store, parent)
             parent = grandparent
     return lines
 
 
+def _parent(store: Store, image_id: str) -> str | None:
+    try:
+        return store.image_record(image_id).get("parent")
+    except _BROKEN:
+        return None            # a damaged record: no parent we can vouch for
+
+
 def _children(store: Store, image_id: str) -> list:
-    return [i for i in store.image_ids() if store.image_record(i).get("parent") == image_id]
+    return [i for i in store.image_ids() if _parent(store, i) == image_id]
 
 
 # %% notebooks/05_images.ipynb cell acf8b85c
 def layer_users(store: Store) -> dict:
-    """{chain id: number of images whose layer stack contains it} — the layers' reference counts."""
+    """{chain id: number of images whose layer stack contains it} (what `system df` shares);
+    a damaged image counts for nothing here — the collector, not this, decides what is kept."""
     counts = {}
     for image_id in store.image_ids():
-        for chain_id in chain_ids(store.config(image_id)["rootfs"]["diff_ids"]):
+        try:
+            chain = chain_ids(store.config(image_id)["rootfs"]["diff_ids"])
+        except _BROKEN:
+            continue
+        for chain_id in chain:
             counts[chain_id] = counts.get(chain_id, 0) + 1
     return counts
 
 
 def _delete(store: Store, image_id: str) -> list:
-    chain = chain_ids(store.config(image_id)["rootfs"]["diff_ids"])
+    """Unlink the image's record, then collect what nothing refers to; Docker's `Deleted:` lines."""
+    try:
+        chain = [c for c in chain_ids(store.config(image_id)["rootfs"]["diff_ids"]) if store.has_layer(c)]
+    except _BROKEN:
+        chain = []              # a damaged image: its record still goes; its layers are the collector's call
     (store.images / f"{hex_of(image_id)}.json").unlink()
-    lines, counts = [f"Deleted: {image_id}"], layer_users(store)
-    for chain_id in reversed(chain):
-        if counts.get(chain_id, 0) == 0 and store.has_layer(chain_id):
-            doomed = store.tmp / f"deleted-{hex_of(chain_id)}"
-            store.layer_dir(chain_id).rename(doomed)
-            _remove_tree(doomed)
-            lines.append(f"Deleted: {chain_id}")
-    from minidocker.image.check import collect_garbage
     collect_garbage(store)
-    return lines
+    return [f"Deleted: {image_id}"] + [f"Deleted: {c}" for c in reversed(chain) if not store.has_layer(c)]
 
 
 def prune(all_images: bool = False, filters: dict | None = None, store: Store | None = None, now=None):
@@ -160,7 +155,7 @@ def prune(all_images: bool = False, filters: dict | None = None, store: Store | 
     with store.lock():
         for summary in summaries(store, filters, all_images=True):
             image_id = summary["Id"]
-            if not store.has_image(image_id) or containers_using(image_id):
+            if not store.has_image(image_id) or containers_using(image_id, store):
                 continue
             if not all_images and (summary["RepoTags"] or summary["RepoDigests"]):
                 continue

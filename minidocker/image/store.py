@@ -96,6 +96,7 @@ class Store:
             finally:
                 self._depth -= 1
             return
+        paths.private_dir(self.root)           # 0700: other users never reach a layer's files
         for d in (self.blobs, self.layers, self.images, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -257,6 +258,10 @@ def _add_layer(self, blob_digest: str, diff_id: str, parent: str | None) -> str:
         json.dump(info, f, indent=1, sort_keys=True)
         f.flush()
         os.fsync(f.fileno())
+    fsync_dir(work)                        # diff/ (synced by unpack_layer) and layer.json, named on disk
+    if self.layer_dir(chain_id).exists():  # an unfinished leftover (no layer.json): not a layer
+        self.layer_dir(chain_id).rename(self.tmp / f"unfinished-{hex_of(chain_id)}")
+        _remove_tree(self.tmp / f"unfinished-{hex_of(chain_id)}")
     os.rename(work, self.layer_dir(chain_id))
     fsync_dir(self.layers)
     return chain_id

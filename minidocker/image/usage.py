@@ -70,7 +70,7 @@ def disk_usage(store: Store | None = None) -> dict:
         for s in images:
             chain = chain_ids(store.config(s["Id"])["rootfs"]["diff_ids"])
             s["SharedSize"] = sum(layer_sizes.get(c, 0) for c in chain if counts.get(c, 0) > 1)
-            s["Containers"] = len(containers_using(s["Id"]))
+            s["Containers"] = len(containers_using(s["Id"], store))
     return {"LayersSize": sum(layer_sizes.values()), "Images": images, "Containers": container_summaries()}
 
 

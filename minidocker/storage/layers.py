@@ -15,7 +15,7 @@ Public API (what the image store builds on):
         Refuses (LayerError) absolute names, `..`, writing through a symlink, hardlinks to
         anything but an earlier file of the same layer, device nodes and duplicate names; then
         nothing is written outside `dest_dir` and no `dest_dir` is left behind (the layer is
-        unpacked beside it and renamed into place on success).
+        unpacked beside it, synced to disk with syncfs(2), and renamed into place on success).
     pack_layer(upper_dir, out_fileobj, gzip=True) -> LayerDigests
         Write an overlay upper (or layer) directory to `out_fileobj` as an OCI layer tar, entries
         sorted by name, owners, modes, mtimes (whole seconds) and kept xattrs preserved, char 0/0
@@ -30,6 +30,7 @@ Public API (what the image store builds on):
     LayerError  (a MinidockerError; defined in minidocker.storage.extract, importable from here)
 """
 import bz2
+import ctypes
 import gzip as _gzip
 import hashlib
 import lzma
@@ -42,6 +43,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from minidocker.runtime import libc
 from minidocker.storage.extract import OPAQUE, OPAQUE_XATTR, WHITEOUT, Extractor, LayerError, keep_xattr
 
 _UNPACKABLE_XATTRS = ("trusted.overlay.redirect", "trusted.overlay.metacopy")
@@ -103,6 +105,17 @@ def _decompressed(raw):
 _BAD_INPUT = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, ValueError, OverflowError)
 
 
+def sync_tree(path) -> None:
+    """syncfs(2) the filesystem holding `path`: everything written below it is on disk after this."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if libc._libc.syncfs(ctypes.c_int(fd)) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"syncfs({path}): {os.strerror(error)}")
+    finally:
+        os.close(fd)
+
+
 def _unpack_stream(raw, root: Path) -> str:
     stream = _HashingReader(_decompressed(raw))
     extractor = Extractor(root)
@@ -131,6 +144,7 @@ def unpack_layer(tar_path_or_fileobj, dest_dir) -> str:
                 diff_id = _unpack_stream(raw, tmp)
         else:
             diff_id = _unpack_stream(tar_path_or_fileobj, tmp)
+        sync_tree(tmp)                         # on disk before it can look present
     except LayerError as error:
         shutil.rmtree(tmp, ignore_errors=True)
         raise LayerError(f"{what}: {error}") from None
