@@ -17,7 +17,7 @@ def register(subparsers):
     gc.add_argument("--dry-run", "-d", action="store_true", help="only print what would be removed")
     _common(gc)
     gc.set_defaults(func=_gc)
-    return parser, verbs
+    register_users(verbs)
 
 
 def _common(parser):
@@ -42,3 +42,62 @@ def _gc(args):
     from minidocker.registry.server.gc import collect
     from minidocker.registry.server.storage import Storage
     collect(Storage(_config(args).root), dry_run=args.dry_run)
+
+
+# %% notebooks/07_registry_server.ipynb cell 41b95448
+def register_users(verbs):
+    user = verbs.add_parser("user", help="Manage the registry's users").add_subparsers(
+        dest="user_verb", metavar="COMMAND", required=True)
+    for verb, helptext in (("add", "Add a user"), ("passwd", "Change a user's password"),
+                           ("rm", "Remove a user"), ("ls", "List users")):
+        parser = user.add_parser(verb, help=helptext)
+        if verb != "ls":
+            parser.add_argument("name")
+        if verb in ("add", "passwd"):
+            parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+        if verb == "add":
+            parser.add_argument("--group", "-g", action="append", default=[], help="a group (repeatable)")
+        _common(parser)
+        parser.set_defaults(func=_user)
+    klass = verbs.add_parser("class", help="Class mode").add_subparsers(dest="class_verb", metavar="COMMAND",
+                                                                       required=True)
+    create = klass.add_parser("create", help="Make an account for each student, print the credentials")
+    create.add_argument("--students", type=int, required=True)
+    create.add_argument("--prefix", default="student")
+    _common(create)
+    create.set_defaults(func=_class)
+
+
+def _password(args):
+    import getpass
+    if args.password_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != password:
+        from minidocker.errors import UsageError
+        raise UsageError("the passwords differ")
+    return password
+
+
+# %% notebooks/07_registry_server.ipynb cell caa9813d
+def _user(args):
+    from minidocker.registry.server.users import Users
+    users = Users(_config(args).root)
+    if args.user_verb == "add":
+        users.add(args.name, _password(args), args.group)
+    elif args.user_verb == "passwd":
+        users.passwd(args.name, _password(args))
+    elif args.user_verb == "rm":
+        users.remove(args.name)
+    else:
+        print(f"{'USER':<24}GROUPS")
+        for name, record in sorted(users.all().items()):
+            print(f"{name:<24}{','.join(record['groups'])}")
+
+
+def _class(args):
+    from minidocker.registry.server.classmode import create_class
+    made = create_class(_config(args).root, args.students, args.prefix)
+    print(f"{'USER':<16}{'PASSWORD':<20}MAY")
+    for name, password, may in made:
+        print(f"{name:<16}{password:<20}{may}")

@@ -90,7 +90,7 @@ def make_app(config: Config):
     if config.auth == "token":
         from minidocker.registry.server import tokenservice
         gate = tokenservice.TokenGate(config)
-        routes += tokenservice.routes(gate)
+        routes += tokenservice.ROUTES
 
     def http_error(request, error):
         code = {405: "UNSUPPORTED", 404: "NAME_UNKNOWN"}.get(error.status_code, "UNSUPPORTED")
