@@ -67,18 +67,18 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def push_blob(server, name, data: bytes):
+def push_blob(server, name, data: bytes, headers=None):
     """A monolithic upload; returns the digest."""
     digest = digest_of(data)
-    status, _, body = server.request("POST", f"/v2/{name}/blobs/uploads/?digest={digest}", data)
+    status, _, body = server.request("POST", f"/v2/{name}/blobs/uploads/?digest={digest}", data, headers)
     assert status == 201, body
     return digest
 
 
 def push_image(server, name, tag, layers=(b"layer",), config=b"{}", headers=None):
     """Push blobs and an OCI manifest through the API; return (manifest bytes, its digest)."""
-    config_digest = push_blob(server, name, config)
-    descriptors = [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": push_blob(server, name, layer),
+    config_digest = push_blob(server, name, config, headers)
+    descriptors = [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": push_blob(server, name, layer, headers),
                     "size": len(layer)} for layer in layers]
     manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",

@@ -44,6 +44,9 @@ def load_config(path=None, **flags) -> Config:
     config.root = config.root or str(paths.state_root() / "registry")
     if config.auth not in ("none", "token"):
         raise MinidockerError(f"registry: unknown auth mode {config.auth!r} (none or token)")
+    host, _, port = config.addr.rpartition(":")
+    if not (host and port.isdigit()):
+        raise MinidockerError(f"registry: invalid address {config.addr!r} (HOST:PORT)")
     if bool(config.tls_cert) != bool(config.tls_key):
         raise MinidockerError("registry: --tls-cert and --tls-key go together")
     return config
@@ -86,7 +89,8 @@ def make_app(config: Config):
     from minidocker.registry.server.api import ROUTES, ApiVersionHeader, error_response
     from minidocker.registry.server.storage import RegistryError
 
-    routes, gate = list(ROUTES), OpenGate()
+    from minidocker.registry.server import ui
+    routes, gate = [*ROUTES, *ui.ROUTES], OpenGate()
     if config.auth == "token":
         from minidocker.registry.server import tokenservice
         gate = tokenservice.TokenGate(config)
@@ -107,9 +111,7 @@ def serve(config: Config):
     """Run the registry in the foreground until interrupted, as `docker-registry serve` does."""
     import uvicorn
     host, _, port = config.addr.rpartition(":")
-    if not port.isdigit():
-        raise MinidockerError(f"registry: invalid --addr {config.addr!r} (HOST:PORT)")
     app = make_app(config)
     tls = {"ssl_certfile": config.tls_cert, "ssl_keyfile": config.tls_key} if config.tls_cert else {}
-    uvicorn.run(app, host=host.strip("[]") or "127.0.0.1", port=int(port), log_level="error",
+    uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="error",
                 access_log=False, **tls)

@@ -1,0 +1,58 @@
+"""`registry serve`'s configuration: a TOML file overridden by flags, TLS, and bad input as one line."""
+import datetime, http.client, ipaddress, ssl
+
+from registry_server_support import Server
+
+
+def test_config_file_and_flags(tmp_path):
+    from minidocker.registry.server.app import load_config
+    path = tmp_path / "registry.toml"
+    path.write_text('addr = "127.0.0.1:6000"\nauth = "token"\nanonymous_pull = true\n')
+    config = load_config(path, addr="127.0.0.1:7000", root=str(tmp_path), auth=None)
+    assert (config.addr, config.auth, config.anonymous_pull, config.root) == ("127.0.0.1:7000", "token", True,
+                                                                              str(tmp_path))
+
+
+def test_bad_configuration_is_one_line(minidocker, tmp_path):
+    bad = tmp_path / "bad.toml"
+    for text, message in (('addr = "x', "registry config"), ('colour = "blue"', "unknown settings colour"),
+                          ('auth = "htpasswd"', "unknown auth mode 'htpasswd'")):
+        bad.write_text(text)
+        result = minidocker("registry", "serve", "--config", bad, "--root", tmp_path / "r")
+        assert result.returncode == 125 and message in result.stderr and len(result.stderr.splitlines()) == 1, \
+            result.stderr
+    for flags, message in ((["--addr", "nowhere"], "invalid address"), (["--tls-cert", bad], "go together")):
+        result = minidocker("registry", "serve", *flags, "--root", tmp_path / "r")
+        assert result.returncode == 125 and message in result.stderr, result.stderr
+
+
+def self_signed(tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    return tmp_path / "cert.pem", tmp_path / "key.pem"
+
+
+def test_tls(tmp_path):
+    cert, key = self_signed(tmp_path)
+    server = Server(tmp_path / "registry", "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=context, timeout=10)
+        conn.request("GET", "/v2/")
+        answer = conn.getresponse()
+        assert (answer.status, answer.getheader("Docker-Distribution-API-Version")) == (200, "registry/2.0")
+        conn.close()
+    finally:
+        server.stop()
