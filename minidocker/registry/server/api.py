@@ -81,6 +81,11 @@ def check_range(request, size):
                             {"Content-Range": f"bytes */{size}"})
 
 
+class BlobResponse(FileResponse):
+    """A file streamed out in 1 MiB reads: each read is a hop to a worker thread, so fewer is faster."""
+    chunk_size = 1 << 20
+
+
 async def blob(request):
     name, digest = request.path_params["name"], request.path_params["digest"]
     if request.method == "DELETE":
@@ -90,7 +95,7 @@ async def blob(request):
     storage = await allow(request, "pull", name)
     path = storage.blob(name, digest)
     check_range(request, path.stat().st_size)
-    return FileResponse(path, media_type="application/octet-stream",
+    return BlobResponse(path, media_type="application/octet-stream",
                         headers={"Docker-Content-Digest": digest, "Accept-Ranges": "bytes"})
 
 
