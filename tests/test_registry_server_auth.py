@@ -6,7 +6,9 @@ import pytest
 
 from registry_server_support import Server, busybox_layout, free_port, run, wait_for_port
 from support import require, require_root
-from test_image_podman import podman  # noqa: F401  (the fixture: podman on a private storage)
+import test_image_podman
+
+podman = test_image_podman.podman      # the fixture: podman on a private storage
 
 
 def add_user(minidocker, root, name, password, *groups):
@@ -171,7 +173,7 @@ def test_skopeo_with_tokens(secured, layout):
     assert run("skopeo", "inspect", "--tls-verify=false", f"{ref}/public/bb:1").returncode == 0   # anonymous pull
 
 
-def test_podman_logs_in_pushes_and_pulls(secured, layout, podman, tmp_path):  # noqa: F811
+def test_podman_logs_in_pushes_and_pulls(secured, layout, podman, tmp_path):
     auth = ["--authfile", str(tmp_path / "auth.json"), "--tls-verify=false"]
     wrong = podman("login", *auth, "-u", "alice", "-p", "wrong", secured.addr)
     assert wrong.returncode != 0

@@ -6,7 +6,9 @@ import pytest
 
 from registry_server_support import Server, busybox_layout, digest_of, run
 from support import require, require_root
-from test_image_podman import podman  # noqa: F401  (the fixture: podman on a private storage)
+import test_image_podman
+
+podman = test_image_podman.podman      # the fixture: podman on a private storage
 
 
 @pytest.fixture
@@ -44,7 +46,7 @@ def test_skopeo_push_inspect_list_pull_delete(server, layout, tmp_path):
     assert run("skopeo", "inspect", "--tls-verify=false", f"{ref}:2").returncode != 0
 
 
-def test_podman_pulls_runs_and_pushes(server, layout, podman):  # noqa: F811
+def test_podman_pulls_runs_and_pushes(server, layout, podman):
     skopeo("copy", "-q", f"oci:{layout}:bb", f"docker://{server.addr}/course/busybox:1", "--dest-tls-verify=false")
     pulled = podman("pull", "--tls-verify=false", f"{server.addr}/course/busybox:1")
     assert pulled.returncode == 0, pulled.stderr

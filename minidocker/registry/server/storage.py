@@ -2,7 +2,7 @@
 
 # %% notebooks/07_registry_server.ipynb cell d86955a1
 """The registry's storage: blobs by digest, repositories as links, every write atomic."""
-import hashlib, json, os, re, secrets, shutil, time
+import hashlib, json, os, re, secrets
 from pathlib import Path
 
 from minidocker.errors import MinidockerError
