@@ -1,7 +1,8 @@
 """`registry serve`'s configuration: a TOML file overridden by flags, TLS, and bad input as one line."""
-import datetime, http.client, ipaddress, ssl
+import datetime, http.client, ipaddress, ssl, subprocess, sys
 
 from registry_server_support import Server
+from support import ROOT
 
 
 def test_config_file_and_flags(tmp_path):
@@ -56,3 +57,13 @@ def test_tls(tmp_path):
         conn.close()
     finally:
         server.stop()
+
+
+def test_the_verb_imports_its_libraries_lazily():
+    """Other verbs start no slower: neither the registry verb's module nor `--help` imports them."""
+    code = ("import sys; from minidocker.cli.main import build_parser; build_parser(['--help']); "
+            "import minidocker.cli.registry; "
+            "print(sorted(m for m in ('starlette', 'uvicorn', 'bcrypt', 'jwt', 'cryptography', 'jinja2') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert (result.returncode, result.stdout) == (0, "[]\n"), result.stderr
