@@ -60,7 +60,7 @@ def test_put_with_wrong_digest_stores_nothing(server):
     wrong = digest_of(b"something else")
     status, _, body = server.request("PUT", f"{headers['location']}?digest={wrong}", b"data")
     assert (status, error_code(body)) == (400, "DIGEST_INVALID")
-    assert blob_files(server.root) == [] and list((server.root / "uploads").iterdir()) == []
+    assert blob_files(server.root) == [] and list(server.root.glob("repositories/*/_uploads/*")) == []
     status, _, body = server.request("POST", f"/v2/a/blobs/uploads/?digest={wrong}", b"data")
     assert (status, error_code(body)) == (400, "DIGEST_INVALID") and blob_files(server.root) == []
 
@@ -72,6 +72,9 @@ def test_cancel_and_unknown_upload(server):
     assert (status, error_code(body)) == (404, "BLOB_UPLOAD_UNKNOWN")
     status, _, body = server.request("PATCH", "/v2/a/blobs/uploads/..%2F..%2Fblobs", b"x")
     assert status == 404
+    _, headers, _ = server.request("POST", "/v2/a/blobs/uploads/")              # an upload works only where
+    status, _, body = server.request("PATCH", f"/v2/b/blobs/uploads/{headers['docker-upload-uuid']}", b"x")
+    assert (status, error_code(body)) == (404, "BLOB_UPLOAD_UNKNOWN")           # it was started
 
 
 @pytest.mark.parametrize("name", ["../etc", "a/../../b", "UPPER", "a//b", "_catalog/x", "a" * 256, "-a"])

@@ -16,7 +16,7 @@ def test_gc_keeps_what_is_referenced(tmp_path, minidocker):
         assert server.request("DELETE", f"/v2/app/manifests/{gone}")[0] == 202
     finally:
         server.stop()
-    stale = root / "uploads" / ("0" * 32)
+    stale = root / "repositories/app/_uploads" / ("0" * 32)
     stale.write_bytes(b"a dead push")
     os.utime(stale, (time.time() - 2 * 86400,) * 2)
     blobs_before = sorted(p.name for p in (root / "blobs/sha256").glob("*/*"))

@@ -190,7 +190,7 @@ async def start_upload(request):
         check_digest(query["digest"])
     uuid = storage.start_upload(name)
     if "digest" in query:
-        await storage.append(uuid, request.stream())
+        await storage.append(name, uuid, request.stream())
         storage.finish(name, uuid, query["digest"])
         return blob_created(name, query["digest"])
     return Response(status_code=202, headers=upload_headers(name, uuid, 0))
@@ -201,9 +201,9 @@ async def upload(request):
     name, uuid = request.path_params["name"], request.path_params["uuid"]
     storage = await allow(request, "push", name)
     if request.method in ("GET", "HEAD"):
-        return Response(status_code=204, headers=upload_headers(name, uuid, storage.upload_size(uuid)))
+        return Response(status_code=204, headers=upload_headers(name, uuid, storage.upload_size(name, uuid)))
     if request.method == "DELETE":
-        storage.cancel(uuid)
+        storage.cancel(name, uuid)
         return Response(status_code=204)
     start = None
     if request.headers.get("content-range"):
@@ -212,7 +212,7 @@ async def upload(request):
             raise RegistryError("RANGE_INVALID", "invalid content range", 416,
                                 {"content-range": request.headers["content-range"]})
         start = int(match.group(1))
-    size = await storage.append(uuid, request.stream(), start)
+    size = await storage.append(name, uuid, request.stream(), start)
     if request.method == "PATCH":
         return Response(status_code=202, headers=upload_headers(name, uuid, size))
     digest = request.query_params.get("digest")          # PUT: the last (maybe empty) chunk, then close

@@ -37,7 +37,7 @@ def collect(storage: Storage, dry_run=False, log=print) -> list:
     for link in (storage.root / "repositories").glob("**/_layers/sha256/*"):
         if not dry_run and not storage.blob_path("sha256:" + link.name).exists():
             link.unlink()
-    for upload in (storage.root / "uploads").iterdir():
+    for upload in (storage.root / "repositories").glob("**/_uploads/*"):
         if time.time() - upload.stat().st_mtime > UPLOAD_MAX_AGE and not dry_run:
             upload.unlink()
     log(f"{len(removed)} blobs {'eligible for deletion' if dry_run else 'deleted'}")

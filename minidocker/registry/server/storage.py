@@ -67,7 +67,7 @@ class Blobs:
 
     def __init__(self, root):
         self.root = Path(root)
-        for sub in ("blobs/sha256", "uploads", "repositories"):
+        for sub in ("blobs/sha256", "repositories"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.hashers = {}           # upload uuid -> running sha256 (re-read from disk after a restart)
 
@@ -108,27 +108,27 @@ def upload_unknown(uuid):
 class UploadFiles(Blobs):
     """Uploads in progress: one file each, named by a random UUID, and its running sha256."""
 
-    def upload_file(self, uuid) -> Path:
-        path = self.root / "uploads" / uuid
+    def upload_file(self, name, uuid) -> Path:
+        path = self.repo(name) / "_uploads" / uuid
         if not UUID_RE.match(uuid) or not path.exists():
             raise upload_unknown(uuid)
         return path
 
     def start_upload(self, name) -> str:
-        check_name(name)
         uuid = secrets.token_hex(16)
-        (self.root / "uploads" / uuid).touch()
+        (self.repo(name) / "_uploads").mkdir(parents=True, exist_ok=True)
+        (self.repo(name) / "_uploads" / uuid).touch()
         self.hashers[uuid] = hashlib.sha256()
         return uuid
 
-    def upload_size(self, uuid) -> int:
-        return self.upload_file(uuid).stat().st_size
+    def upload_size(self, name, uuid) -> int:
+        return self.upload_file(name, uuid).stat().st_size
 
-    def hasher(self, uuid):
+    def hasher(self, name, uuid):
         """The running sha256 of an upload; after a server restart, rebuilt from the file."""
         if uuid not in self.hashers:
             hasher = hashlib.sha256()
-            with open(self.upload_file(uuid), "rb") as data:
+            with open(self.upload_file(name, uuid), "rb") as data:
                 while chunk := data.read(CHUNK):
                     hasher.update(chunk)
             self.hashers[uuid] = hasher
@@ -137,14 +137,14 @@ class UploadFiles(Blobs):
 
 # %% notebooks/07_registry_server.ipynb cell 9a01982f
 class Uploads(UploadFiles):
-    async def append(self, uuid, chunks, start=None) -> int:
+    async def append(self, name, uuid, chunks, start=None) -> int:
         """Append an async stream of chunks; `start` (from Content-Range) must be the current size."""
-        path = self.upload_file(uuid)
+        path = self.upload_file(name, uuid)
         size = path.stat().st_size
         if start is not None and start != size:
             raise RegistryError("RANGE_INVALID", "invalid content range", 416,
                                 {"expected": size, "got": start}, {"Range": f"0-{max(size - 1, 0)}"})
-        hasher = self.hasher(uuid)
+        hasher = self.hasher(name, uuid)
         with open(path, "ab") as out:
             async for chunk in chunks:
                 out.write(chunk)
@@ -154,9 +154,9 @@ class Uploads(UploadFiles):
 
     def finish(self, name, uuid, digest):
         """Verify the upload against `digest`, then make it the blob and link it to `name`."""
-        path, hasher = self.upload_file(uuid), self.hasher(uuid)
+        path, hasher = self.upload_file(name, uuid), self.hasher(name, uuid)
         if "sha256:" + hasher.hexdigest() != check_digest(digest):
-            self.cancel(uuid)
+            self.cancel(name, uuid)
             raise RegistryError("DIGEST_INVALID", "provided digest did not match uploaded content", 400,
                                 {"digest": digest})
         target = self.blob_path(digest)
@@ -167,8 +167,8 @@ class Uploads(UploadFiles):
         self.hashers.pop(uuid, None)
         self.add_link(name, digest)
 
-    def cancel(self, uuid):
-        self.upload_file(uuid).unlink(missing_ok=True)
+    def cancel(self, name, uuid):
+        self.upload_file(name, uuid).unlink(missing_ok=True)
         self.hashers.pop(uuid, None)
 
 
