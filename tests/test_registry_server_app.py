@@ -17,7 +17,9 @@ def test_config_file_and_flags(tmp_path):
 def test_bad_configuration_is_one_line(minidocker, tmp_path):
     bad = tmp_path / "bad.toml"
     for text, message in (('addr = "x', "registry config"), ('colour = "blue"', "unknown settings colour"),
-                          ('auth = "htpasswd"', "unknown auth mode 'htpasswd'")):
+                          ('auth = "htpasswd"', "unknown auth mode 'htpasswd'"),
+                          ('[[acl]]\nrepository = "x/*"\nsubjects = ["*"]\nactions = ["fly"]', "an [[acl]] rule needs"),
+                          ('[[acl]]\nrepository = "x/*"', "an [[acl]] rule needs")):
         bad.write_text(text)
         result = minidocker("registry", "serve", "--config", bad, "--root", tmp_path / "r")
         assert result.returncode == 125 and message in result.stderr and len(result.stderr.splitlines()) == 1, \

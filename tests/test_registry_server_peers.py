@@ -1,6 +1,6 @@
 """Real clients against `minidocker registry serve`: skopeo copies, inspects, lists and deletes;
 podman pulls, runs and pushes; a push killed midway leaves no blob behind."""
-import json, os, shutil, signal, socket, time
+import json, os, shutil, signal, socket, subprocess, time
 
 import pytest
 
@@ -55,6 +55,20 @@ def test_podman_pulls_runs_and_pushes(server, layout, podman):
     pushed = podman("push", "--tls-verify=false", f"{server.addr}/course/busybox:1", f"{server.addr}/other/copy:2")
     assert pushed.returncode == 0, pushed.stderr
     assert json.loads(skopeo("list-tags", "--tls-verify=false", f"docker://{server.addr}/other/copy"))["Tags"] == ["2"]
+
+
+def test_ten_skopeo_pushes_at_once_share_layers_and_lose_nothing(server, layout, tmp_path):
+    pushes = [subprocess.Popen(["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:bb",
+                                f"docker://{server.addr}/class/app{i}:1"], stderr=subprocess.PIPE, text=True)
+              for i in range(10)]
+    for push in pushes:
+        assert push.wait(120) == 0, push.stderr.read()
+        push.stderr.close()
+    digests = {json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{server.addr}/class/app{i}:1"))["Digest"]
+               for i in range(10)}
+    assert len(digests) == 1
+    skopeo("copy", "-q", "--src-tls-verify=false", f"docker://{server.addr}/class/app7:1", f"oci:{tmp_path}/back:bb")
+    assert len(list((server.root / "blobs/sha256").glob("*/*"))) == 3       # layer, config, manifest: once each
 
 
 def test_a_push_killed_midway_leaves_no_blob(tmp_path):

@@ -101,6 +101,9 @@ def test_class_mode(tmp_path, minidocker):
     rows = [line.split()[:2] for line in made.stdout.splitlines()[1:]]
     assert [user for user, _ in rows] == ["instructor", "student01", "student02", "student03"]
     passwords = dict(rows)
+    for bad in ("0", "1000"):
+        refused = minidocker("registry", "class", "create", "--students", bad, "--root", root)
+        assert (refused.returncode, refused.stderr) == (125, "minidocker: --students must be between 1 and 999\n")
     again = minidocker("registry", "class", "create", "--students", "2", "--root", root)
     assert again.returncode == 125 and "student01 already exists" in again.stderr
     server = Server(root, "--auth", "token")

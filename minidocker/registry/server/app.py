@@ -49,7 +49,21 @@ def load_config(path=None, **flags) -> Config:
         raise MinidockerError(f"registry: invalid address {config.addr!r} (HOST:PORT)")
     if bool(config.tls_cert) != bool(config.tls_key):
         raise MinidockerError("registry: --tls-cert and --tls-key go together")
+    for rule in config.acl:
+        check_rule(rule)
     return config
+
+
+ACL_ACTIONS = {"pull", "push", "delete", "catalog"}
+
+
+def check_rule(rule):
+    """An `[[acl]]` rule is a repository glob, a list of subjects and a list of known actions."""
+    if not (isinstance(rule, dict) and set(rule) == {"repository", "subjects", "actions"}
+            and isinstance(rule["repository"], str) and isinstance(rule["subjects"], list)
+            and isinstance(rule["actions"], list) and set(rule["actions"]) <= ACL_ACTIONS):
+        raise MinidockerError(f"registry config: an [[acl]] rule needs repository = \"GLOB\", subjects = [...] "
+                              f"and actions among {', '.join(sorted(ACL_ACTIONS))}; got {rule!r}")
 
 
 # %% notebooks/07_registry_server.ipynb cell be370924
