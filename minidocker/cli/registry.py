@@ -33,9 +33,7 @@ def _config(args, **flags):
 def _serve(args):
     from minidocker.registry.server.app import serve
     config = _config(args, addr=args.addr, tls_cert=args.tls_cert, tls_key=args.tls_key, auth=args.auth)
-    print(f"minidocker registry listening on {config.addr} (storage {config.root}, auth {config.auth})",
-          file=sys.stderr, flush=True)
-    serve(config)
+    serve(config, log=lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def _gc(args):

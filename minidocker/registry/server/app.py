@@ -121,11 +121,19 @@ def make_app(config: Config):
 
 
 # %% notebooks/07_registry_server.ipynb cell 8c3f14ea
-def serve(config: Config):
+def serve(config: Config, log=print):
     """Run the registry in the foreground until interrupted, as `docker-registry serve` does."""
+    import socket
     import uvicorn
     host, _, port = config.addr.rpartition(":")
-    app = make_app(config)
+    host = host.strip("[]")
+    try:
+        app = make_app(config)
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, int(port)))           # a clear error now, rather than uvicorn's log line
+    except OSError as error:
+        raise MinidockerError(f"registry: cannot serve {config.addr} from {config.root}: {error.strerror}") from None
+    log(f"minidocker registry listening on {config.addr} (storage {config.root}, auth {config.auth})")
     tls = {"ssl_certfile": config.tls_cert, "ssl_keyfile": config.tls_key} if config.tls_cert else {}
-    uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="error",
-                access_log=False, **tls)
+    uvicorn.run(app, host=host, port=int(port), log_level="error", access_log=False, **tls)
