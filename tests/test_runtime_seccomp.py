@@ -2,7 +2,6 @@
 podman's default profile (/usr/share/containers/seccomp.json, in Docker's format) turned into the
 OCI form an engine writes, a Docker-like deny-by-default variant of it, and every action."""
 import json
-import os
 import platform
 import re
 import shutil

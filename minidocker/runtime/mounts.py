@@ -9,7 +9,6 @@ setup(bundle, ...) runs in the init before pivot_root (host paths still visible)
 read-only root afterwards.
 """
 import contextlib
-import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -66,7 +65,7 @@ def resolved(root_fd: int, path: str, make: str = ""):
         else:
             fd = inroot.open_in_root(root_fd, path)
     except OSError as error:
-        raise OSError(error.errno, f"{path} in the rootfs: {os.strerror(error.errno)}") from None
+        raise type(error)(f"{path} in the rootfs: {os.strerror(error.errno)}") from None   # same type, one line
     try:
         if path.strip("/") and os.path.samestat(os.fstat(fd), os.fstat(root_fd)):
             raise inroot.UnsafePath(f"{path} in the rootfs leads back to the rootfs itself")
@@ -221,11 +220,11 @@ def mount_one(bundle, root_fd: int, entry: dict, view: CgroupView, new_cgroupns:
     elif flags & MS_BIND or kind == "bind":
         source = Path(bundle, entry.get("source", ""))       # relative sources are relative to the bundle
         if not source.exists():
-            raise OSError(errno.ENOENT, f"bind mount source {source}: no such file or directory")
+            raise FileNotFoundError(f"bind mount source {source}: no such file or directory")
         bind(source, root_fd, destination, flags, "dir" if source.is_dir() else "file")
     else:
         if kind in ("proc", "sysfs") and not _plain_directory(root_fd, destination):
-            raise OSError(errno.ENOTDIR, f"{kind} must be mounted on an ordinary directory, {destination} is not")
+            raise inroot.UnsafePath(f"{kind} must be mounted on an ordinary directory, {destination} is not")
         with resolved(root_fd, destination, "dir") as target:
             mount(entry.get("source") or kind, target, kind, flags, data)
     for flag in propagation:
