@@ -110,3 +110,15 @@ def test_the_waiting_init_is_out_of_reach_until_exec(tmp_path, runtime, config):
         time.sleep(0.01)
     assert _reach_init_from_inside(init_pid) == "readable"      # the same probe can fail: it shows it works
     runtime("delete", "--force", "dump", check=True)
+
+
+def test_126_and_127_on_the_engine_path(minidocker, busybox_rootfs, tmp_path):
+    """`minidocker run IMAGE CMD` passes the runtime's verdict on as Docker's exit status."""
+    require_root()
+    assert minidocker("import", busybox_rootfs, "busybox:latest").returncode == 0
+    for command, status, message in (("/etc", 126, 'exec: "/etc": permission denied'),
+                                     ("/etc/passwd", 126, 'exec: "/etc/passwd": permission denied'),
+                                     ("no-such-command", 127, 'exec: "no-such-command": executable file not found')):
+        result = minidocker("run", "--rm", "busybox", command)
+        assert result.returncode == status and message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
