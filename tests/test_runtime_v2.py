@@ -17,4 +17,4 @@ def test_runtime_tests_pass_on_pure_cgroup_v2():
     pytest_in_cgroup_v2_vm("tests/test_runtime_vs_runc.py", "tests/test_runtime_devices.py",
                            *(f"tests/test_runtime_escapes.py::test_{name}" for name in ESCAPES),
                            *(f"tests/test_oci_runtime.py::test_{name}" for name in LIFECYCLE),
-                           vm_timeout=600, timeout=630)          # ~25 runtime tests at emulated speed
+                           vm_timeout=720, timeout=750)          # ~25 runtime tests at emulated speed
