@@ -65,7 +65,8 @@ def resolved(root_fd: int, path: str, make: str = ""):
         else:
             fd = inroot.open_in_root(root_fd, path)
     except OSError as error:
-        raise type(error)(f"{path} in the rootfs: {os.strerror(error.errno)}") from None   # same type, one line
+        why = os.strerror(error.errno) if error.errno else str(error)
+        raise type(error)(f"{path} in the rootfs: {why}") from None       # the same type, in one line
     try:
         if path.strip("/") and os.path.samestat(os.fstat(fd), os.fstat(root_fd)):
             raise inroot.UnsafePath(f"{path} in the rootfs leads back to the rootfs itself")
