@@ -5,6 +5,8 @@
 # crun refuses this machine's hybrid cgroups, so it runs in a mount namespace without the
 # cgroup2 mount (see ../shared/NOTES.md). Prints each median (and CPU time) and its ratio to ours.
 # Needs root, hyperfine, runc and crun (./course setup).   RUNS=N bench/runtime.sh
+# SECCOMP=1 adds podman's default seccomp profile (/usr/share/containers/seccomp.json, its
+# rules for this machine that need no capability, in OCI form) to the bundle: what a filter costs each runtime at start-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -14,10 +16,19 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bundle"
 sh "$repo/scripts/mkrootfs-busybox" "$work/bundle/rootfs"
 (cd "$work/bundle" && runc spec)
-"$PY" - "$work/bundle/config.json" <<'PYEOF'
-import json, sys
+SECCOMP=${SECCOMP:-} "$PY" - "$work/bundle/config.json" <<'PYEOF'
+import json, os, platform, sys
 config = json.load(open(sys.argv[1]))
 config["process"].update(terminal=False, args=["true"])
+if os.environ.get("SECCOMP"):
+    docker = json.load(open("/usr/share/containers/seccomp.json"))
+    native, go = {"x86_64": ("SCMP_ARCH_X86_64", "amd64"), "aarch64": ("SCMP_ARCH_AARCH64", "arm64")}[platform.machine()]
+    arches = next([m["architecture"], *m["subArchitectures"]] for m in docker["archMap"] if m["architecture"] == native)
+    rules = [{k: r[k] for k in ("names", "action", "args", "errnoRet") if r.get(k)} for r in docker["syscalls"]
+             if not (r.get("includes") or {}).get("caps") and not any((r.get("excludes") or {}).values())
+             and go in ((r.get("includes") or {}).get("arches") or [go])]      # this machine's, none needing a capability
+    config["linux"]["seccomp"] = {"defaultAction": docker["defaultAction"], "defaultErrnoRet": docker.get("defaultErrnoRet"),
+                                  "architectures": arches, "syscalls": rules}
 json.dump(config, open(sys.argv[1], "w"), indent=1)
 PYEOF
 crun_cmd="umount /sys/fs/cgroup/unified 2>/dev/null; exec crun --root $work/crun run -b $work/bundle bench-crun"

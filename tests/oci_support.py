@@ -5,6 +5,7 @@ import copy
 import ctypes
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, processes
+from support import ROOT, processes, require, require_root
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -117,3 +118,29 @@ def with_args(config, *args, **process):
     config["process"]["args"] = list(args)
     config["process"].update(process)
     return config
+
+
+@pytest.fixture(scope="module")
+def runc_config(tmp_path_factory):
+    require_root()
+    require(shutil.which("runc"), "runc is not installed (apt-get install runc)")
+    where = tmp_path_factory.mktemp("runc-spec")
+    subprocess.run(["runc", "spec"], cwd=where, check=True)
+    config = json.loads((where / "config.json").read_text())
+    config["process"]["terminal"] = False
+    return config
+
+
+def side_by_side(tmp_path, runtime, rootfs, config, args, name):
+    """(runc's stdout, ours) for `args` in the same bundle; both must exit 0."""
+    results = []
+    for who, rt in (("runc", Runtime(tmp_path / "runc-state", ["runc"])), ("ours", runtime)):
+        c = json.loads(json.dumps(config))
+        c["root"]["path"] = str(rootfs)
+        c["process"]["args"] = args
+        c["linux"]["cgroupsPath"] = f"/minidocker-cmp-{who}-{name}"
+        bundle = make_bundle(tmp_path / f"{who}-{name}", c)
+        result = rt("run", "--bundle", bundle, f"{who}-{name}")
+        assert result.returncode == 0, (who, result.stderr)
+        results.append(result.stdout)
+    return results

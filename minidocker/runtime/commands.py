@@ -159,25 +159,29 @@ def reap_orphans():
 
 def run(root, container_id: str, bundle=".", pid_file=None, console_socket=None, detach=False,
         no_pivot=False) -> int:
-    """create + start; unless detached, wait for the process, delete the container, return its status."""
+    """create + start; unless detached, wait for the process, delete the container, return its status.
+    The signals we forward are blocked from before the container exists until our handlers are in
+    place: one that arrives meanwhile waits, then goes to the container, instead of killing us."""
     from minidocker.runtime.namespaces import FORWARDED_SIGNALS
     terminal = bool(load_bundle(bundle).process.get("terminal")) and not console_socket
     if terminal and detach:
         raise MinidockerError("cannot allocate a terminal for a detached container: give --console-socket")
     if not detach:
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)     # the orphaned init becomes our child
-    ours, theirs = socket.socketpair() if terminal else (None, None)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, () if detach else FORWARDED_SIGNALS)
+    previous, started, created = {}, False, False
     try:
-        st = create(root, container_id, bundle, pid_file, console_socket, no_pivot,
-                    console_fd=theirs.fileno() if theirs else -1)
-    finally:
-        if theirs:
-            theirs.close()
-    master = console.receive_master(ours) if ours else None
-    if ours:
-        ours.close()
-    previous, started = {}, False
-    try:
+        ours, theirs = socket.socketpair() if terminal else (None, None)
+        try:
+            st = create(root, container_id, bundle, pid_file, console_socket, no_pivot,
+                        console_fd=theirs.fileno() if theirs else -1)
+            created = True
+        finally:
+            if theirs:
+                theirs.close()
+        master = console.receive_master(ours) if ours else None
+        if ours:
+            ours.close()
         if not detach:
             previous = {sig: signal.signal(sig, lambda number, _frame: state.ignore_esrch(os.kill, st.pid, number))
                         for sig in FORWARDED_SIGNALS}
@@ -185,15 +189,17 @@ def run(root, container_id: str, bundle=".", pid_file=None, console_socket=None,
         started = True
         if detach:
             return 0
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)     # what arrived meanwhile is forwarded now
         if master is not None:
             _proxy_terminal(master)
         return _wait(st.pid)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if not detach or not started:       # a detached container that failed to start goes too
+        if created and (not detach or not started):    # a detached container that failed to start goes too
             try:
                 delete(root, container_id, force=True)
             except MinidockerError:
                 pass
             reap_orphans()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)

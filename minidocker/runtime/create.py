@@ -11,9 +11,10 @@ import pwd
 import signal
 from pathlib import Path
 
-from minidocker.errors import CommandNotFound, MinidockerError
+from minidocker.errors import CommandNotExecutable, CommandNotFound, MinidockerError
 from minidocker.runtime import cgroups, console, devices, state
 from minidocker.runtime.init import Channel, intermediate
+from minidocker.runtime.namespaces import FORWARDED_SIGNALS
 from minidocker.runtime.spec import SpecError, load_bundle
 
 
@@ -45,7 +46,7 @@ def _handshake(pid: int, bundle, reader, from_host: int, cgroup) -> int:
             ready = True
         elif word == "error":
             status, _, message = rest.partition(" ")
-            raise (CommandNotFound if status == "127" else MinidockerError)(message)
+            raise {"126": CommandNotExecutable, "127": CommandNotFound}.get(status, MinidockerError)(message)
         if ready and init_pid is not None:
             return init_pid
     raise MinidockerError("the container's init exited during setup")
@@ -78,7 +79,8 @@ def create(root, container_id: str, bundle=".", pid_file=None, console_socket=No
         pipes = [fifo, to_host_r, to_host_w, from_host_r, from_host_w]
         sock = console.connect(console_socket) if console_socket else None
         channel = Channel(to_host_w, from_host_r, fifo, sock.fileno() if sock else console_fd)
-        pid = os.fork()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)   # the children keep them
+        pid = os.fork()                        # blocked until their own handlers (SIG_DFL) are in place
         if pid == 0:
             try:
                 os.close(to_host_r)
@@ -86,6 +88,7 @@ def create(root, container_id: str, bundle=".", pid_file=None, console_socket=No
                 intermediate(bundle, channel, no_pivot)
             finally:
                 os._exit(125)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         for fd in (to_host_w, from_host_r, fifo):
             os.close(fd)
             pipes.remove(fd)

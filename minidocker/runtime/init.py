@@ -9,8 +9,9 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from minidocker.runtime import console, libc, mounts, security
-from minidocker.runtime.namespaces import loopback_up
+from minidocker.errors import CommandNotExecutable, CommandNotFound, MinidockerError
+from minidocker.runtime import console, inroot, libc, mounts, security
+from minidocker.runtime.namespaces import FORWARDED_SIGNALS, loopback_up
 
 NAMESPACE_FLAGS = {"pid": libc.CLONE_NEWPID, "network": libc.CLONE_NEWNET, "mount": libc.CLONE_NEWNS,
                    "ipc": libc.CLONE_NEWIPC, "uts": libc.CLONE_NEWUTS, "user": libc.CLONE_NEWUSER,
@@ -38,7 +39,10 @@ def fail(channel: Channel, status: int, message: str):
 def intermediate(bundle, channel: Channel, no_pivot: bool):
     """Join or create the namespaces, then fork the init and exit."""
     try:
-        libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        for sig in FORWARDED_SIGNALS:     # the caller's handlers are not ours; still blocked (see create)
+            signal.signal(sig, signal.SIG_DFL)
+        libc.prctl(libc.PR_SET_DUMPABLE, 0)       # until execve: nothing in a namespace we join may
+        libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)   # ptrace us or open /proc/<us>/exe, mem...
         if os.read(channel.from_host, 1) != b"g":          # the host has put us in the cgroup
             os._exit(1)
         cgroups = mounts.cgroup_view()
@@ -77,26 +81,36 @@ def _environment(process: dict) -> dict:
     if "HOME" not in env:      # runc: HOME from the container's /etc/passwd, else "/"
         env["HOME"] = "/"
         uid = (process.get("user") or {}).get("uid", 0)
-        try:
-            for line in Path("/etc/passwd").read_text().splitlines():
-                fields = line.split(":")
-                if len(fields) > 5 and fields[2] == str(uid):
-                    env["HOME"] = fields[5]
-                    break
-        except OSError:
-            pass
+        try:                   # the image's file: a regular one, size-capped (a FIFO would hang us)
+            passwd = inroot.read_file_in_root("/", "/etc/passwd") or b""
+        except (OSError, MinidockerError):
+            passwd = b""
+        for line in passwd.decode(errors="replace").splitlines():
+            fields = line.split(":")
+            if len(fields) > 5 and fields[2] == str(uid):
+                env["HOME"] = fields[5]
+                break
     return env
 
 
+def _executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
 def find_executable(name: str, env: dict) -> str:
-    """The path execve will run, looked up in the container's PATH, as runc does before start."""
-    candidates = [name] if "/" in name else [os.path.join(d or ".", name) for d in env.get("PATH", "").split(":")]
-    for path in candidates:
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    if "/" in name:
-        raise FileNotFoundError(f'exec: "{name}": no such file or directory')
-    raise FileNotFoundError(f'exec: "{name}": executable file not found in $PATH')
+    """The path execve will run, looked up in the container's PATH, as runc (Go's LookPath) does
+    before start: missing is CommandNotFound (127); there but a directory or not executable is
+    CommandNotExecutable (126). In $PATH, a file that cannot be run is skipped."""
+    if "/" not in name:
+        for directory in env.get("PATH", "").split(":"):
+            if _executable(os.path.join(directory or ".", name)):
+                return os.path.join(directory or ".", name)
+        raise CommandNotFound(f'exec: "{name}": executable file not found in $PATH')
+    if not os.path.exists(name):
+        raise CommandNotFound(f'exec: "{name}": no such file or directory')
+    if not _executable(name):
+        raise CommandNotExecutable(f'exec: "{name}": permission denied')
+    return name
 
 
 def _close_inherited_fds(keep: int = 3):
@@ -143,18 +157,20 @@ def container_init(bundle, channel: Channel, cgroups: mounts.CgroupView, no_pivo
         security.apply(process)
         os.chdir(process["cwd"])            # again, now as the process's user
         _close_inherited_fds()
-    except FileNotFoundError as error:
-        fail(channel, 127, error.args[0] if len(error.args) == 1 else f"container init: {error}")
+    except (CommandNotFound, CommandNotExecutable) as error:
+        fail(channel, error.exit_code, str(error))
     except Exception as error:
         fail(channel, 125, f"container init: {error}")
     tell(channel, "ready")
     os.close(channel.to_host)
     try:
-        libc.prctl(libc.PR_SET_DUMPABLE, 1)  # setuid made /proc/self/fd root's; exec resets this anyway
         fifo = os.open(f"/proc/self/fd/{channel.fifo}", os.O_WRONLY | os.O_CLOEXEC)   # ⏸ until `start`
         os.write(fifo, b"0")
         os.close(fifo)
         os.close(channel.fifo)
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):     # Python ignores these; the process must not
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())   # blocked since create's fork: now a clean mask
         if seccomp_filter and process.get("noNewPrivileges"):
             seccomp_filter.load()            # as late as possible: the fewer syscalls it must allow
         os.execve(executable, process["args"], env)

@@ -92,27 +92,42 @@ def _open_dir(root_fd: int, path: str, mode: int) -> int:
         os.close(fd)
 
 
+def _root_fd(root) -> int:
+    """An O_PATH fd of `root`: a path, or an fd we already hold (duplicated: the caller keeps its own)."""
+    return os.dup(root) if isinstance(root, int) else os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
 def mkdir_in_root(root, path: str, mode: int = 0o755) -> int:
-    """`mkdir -p path` inside `root`; returns an O_PATH fd of the directory (close it)."""
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    """`mkdir -p path` inside `root` (a path or an fd); returns an O_PATH fd of the directory (close it)."""
+    root_fd = _root_fd(root)
     try:
         return _open_dir(root_fd, path, mode)
     finally:
         os.close(root_fd)
 
 
-def touch_in_root(root, path: str, mode: int = 0o644) -> int:
+def touch_in_root(root, path: str, mode: int = 0o644, _links: int = 0) -> int:
     """An O_PATH fd of file `path` inside `root`, made empty if missing (a bind-mount target)."""
     head, _, name = path.rstrip("/").rpartition("/")
     if name in ("", ".", ".."):
         raise UnsafePath(f"{path!r} cannot be a file")
-    parent = mkdir_in_root(root, head, 0o755)
+    root_fd = _root_fd(root)
     try:
+        try:
+            return open_in_root(root_fd, path)
+        except FileNotFoundError:
+            pass
+        parent = _open_dir(root_fd, head, 0o755)
         try:
             fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=parent)
             os.close(fd)
-        except FileExistsError:
-            pass
-        return open_in_root(parent, name, os.O_PATH)
+        except FileExistsError:            # a dangling symlink: make its target, inside the root
+            if _links >= 40:
+                raise OSError(errno.ELOOP, f"{path}: too many levels of symbolic links") from None
+            target = os.readlink(name, dir_fd=parent)
+            return touch_in_root(root_fd, target if target.startswith("/") else f"{head}/{target}", mode, _links + 1)
+        finally:
+            os.close(parent)
+        return open_in_root(root_fd, path)
     finally:
-        os.close(parent)
+        os.close(root_fd)

@@ -120,3 +120,21 @@ def capset(effective: int, permitted: int, inheritable: int):
 def setdomainname(name: str):
     value = name.encode()
     _check(_libc.setdomainname(value, ctypes.c_size_t(len(value))), "setdomainname")
+
+
+# %% notebooks/03_oci_runtime.ipynb cell cb732b50
+# --- added by chapter 3: bpf(2), for the devices filter of cgroup v2 ---
+SYS_BPF = {"x86_64": 321, "aarch64": 280, "arm64": 280, "armv7l": 386, "ppc64le": 361, "s390x": 351, "riscv64": 280}
+
+
+def bpf(command: int, attr: ctypes.Structure) -> int:
+    """bpf(2): `attr` is the command's part of `union bpf_attr`; returns what the kernel returns (an fd...)."""
+    number = SYS_BPF.get(os.uname().machine)
+    if number is None:
+        raise OSError(38, f"bpf: no syscall number known for {os.uname().machine}")
+    result = _libc.syscall(ctypes.c_long(number), ctypes.c_int(command), ctypes.byref(attr),
+                           ctypes.c_uint(ctypes.sizeof(attr)))
+    if result < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"bpf({command}): {os.strerror(error)}")
+    return result

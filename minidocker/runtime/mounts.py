@@ -8,13 +8,13 @@ setup(bundle, ...) runs in the init before pivot_root (host paths still visible)
 (or, with --no-pivot, moves and chroots); harden() applies readonlyPaths, maskedPaths and a
 read-only root afterwards.
 """
-import errno
+import contextlib
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from minidocker.runtime import libc
+from minidocker.runtime import inroot, libc
 from minidocker.runtime.libc import MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, mount
 from minidocker.runtime.rootfs import DEFAULT_DEVICES, DEV_LINKS
 
@@ -53,39 +53,26 @@ def parse_options(options):
     return flags, propagation, ",".join(data) or None
 
 
-def secure_join(root, path: str) -> Path:
-    """`path` inside `root`, resolving symlinks as if `root` were `/`: the result never leaves root."""
-    root = os.path.realpath(root)
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    current, links = "", 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            current = os.path.dirname(current)
-            continue
-        candidate = os.path.join(current, part)
-        full = os.path.join(root, candidate)
-        if os.path.islink(full):
-            links += 1
-            if links > 40:
-                raise OSError(errno.ELOOP, f"{path}: too many levels of symbolic links")
-            target = os.readlink(full)
-            if target.startswith("/"):
-                current = ""
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        current = candidate
-    return Path(root, current)
-
-
-def make_target(target: Path, is_dir: bool):
-    if target.exists():
-        return
-    if is_dir:
-        target.mkdir(parents=True)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.touch()
+@contextlib.contextmanager
+def resolved(root_fd: int, path: str, make: str = ""):
+    """`fd_path` of `path` resolved inside the root, made as a "dir" or a "file" if missing: the
+    place to mount on. No symlink, `..` or odd file in the image can lead it outside the root."""
+    try:
+        if make == "dir":
+            fd = inroot.mkdir_in_root(root_fd, path)
+        elif make == "file":
+            fd = inroot.touch_in_root(root_fd, path)
+        else:
+            fd = inroot.open_in_root(root_fd, path)
+    except OSError as error:
+        why = os.strerror(error.errno) if error.errno else str(error)
+        raise type(error)(f"{path} in the rootfs: {why}") from None       # the same type, in one line
+    try:
+        if path.strip("/") and os.path.samestat(os.fstat(fd), os.fstat(root_fd)):
+            raise inroot.UnsafePath(f"{path} in the rootfs leads back to the rootfs itself")
+        yield inroot.fd_path(fd)
+    finally:
+        os.close(fd)
 
 
 def remount(target, flags: int):
@@ -128,77 +115,122 @@ def _own_cgroup(cgroups: dict, options: set):
     return None
 
 
-def mount_cgroup(target: Path, flags: int, view: CgroupView, new_cgroupns: bool):
-    """The container's view of its cgroups at `target` (usually /sys/fs/cgroup)."""
+def bind(source, root_fd: int, destination: str, flags: int, make: str):
+    """Bind the host path `source` at `destination` inside the root, then apply `flags` (ro,
+    nosuid, ...) by a remount: the kernel ignores them on the first MS_BIND."""
+    with resolved(root_fd, destination, make) as target:
+        mount(source, target, None, MS_BIND | (flags & MS_REC))
+    if flags & ~(MS_BIND | MS_REC):
+        with resolved(root_fd, destination) as top:       # reopened: the new mount, not the dir under it
+            remount(top, flags | MS_BIND)
+
+
+def mount_cgroup(root_fd: int, destination: str, flags: int, view: CgroupView, new_cgroupns: bool):
+    """The container's view of its cgroups at `destination` (usually /sys/fs/cgroup)."""
     if Path("/sys/fs/cgroup/cgroup.controllers").exists():      # pure cgroup v2
-        if new_cgroupns:
-            mount("cgroup2", target, "cgroup2", flags)
-        else:
-            mount(f"/sys/fs/cgroup{view.paths.get('', '/')}", target, None, MS_BIND | MS_REC)
-            remount(target, flags | MS_BIND | MS_REC)
-        return
-    mount("tmpfs", target, "tmpfs", flags & ~MS_RDONLY, "mode=755")   # runc leaves this tmpfs rw
+        if not new_cgroupns:
+            return bind(f"/sys/fs/cgroup{view.paths.get('', '/')}", root_fd, destination, flags | MS_REC, "dir")
+        with resolved(root_fd, destination, "dir") as target:
+            return mount("cgroup2", target, "cgroup2", flags)
+    with resolved(root_fd, destination, "dir") as target:
+        mount("tmpfs", target, "tmpfs", flags & ~MS_RDONLY, "mode=755")   # runc leaves this tmpfs rw
     for mountpoint, root, options in view.hierarchies:
         path = _own_cgroup(view.paths, options)
         if path is None:
             continue
         inner = os.path.relpath(path, root) if path.startswith(root) else "."
         name = os.path.basename(mountpoint)
-        dest = target / name
-        dest.mkdir()
-        mount(os.path.normpath(os.path.join(mountpoint, inner)), dest, None, MS_BIND | MS_REC)
-        remount(dest, flags | MS_BIND | MS_REC)
+        bind(os.path.normpath(os.path.join(mountpoint, inner)), root_fd, f"{destination}/{name}", flags | MS_REC, "dir")
         if "," in name:            # a combined hierarchy (cpu,cpuacct): one link per controller
-            for controller in name.split(","):
-                if not (target / controller).exists():
-                    os.symlink(name, target / controller)
+            tmpfs = inroot.open_in_root(root_fd, destination, os.O_PATH | os.O_DIRECTORY)
+            try:
+                for controller in name.split(","):
+                    with contextlib.suppress(FileExistsError):
+                        os.symlink(name, controller, dir_fd=tmpfs)
+            finally:
+                os.close(tmpfs)
 
 
-def make_devices(rootfs: Path, devices, in_userns: bool):
-    """The spec's default devices plus linux.devices, in the container's /dev tmpfs."""
-    dev = rootfs / "dev"
-    wanted = [dict(path=f"/dev/{name}", type="c", major=ma, minor=mi, fileMode=0o666)
-              for name, (ma, mi) in DEFAULT_DEVICES.items()] + list(devices or [])
-    for device in wanted:
-        target = secure_join(rootfs, device["path"])
-        if target.exists() or target.is_symlink():
-            continue
-        if in_userns:          # mknod is not allowed in a user namespace: bind the host's node
-            make_target(target, is_dir=False)
-            mount(device["path"], target, None, MS_BIND)
-            continue
+# %% notebooks/03_oci_runtime.ipynb cell b7e3d102
+def _exists(dir_fd: int, name: str) -> bool:
+    """Is there anything called `name` (a symlink too, dangling or not) in the directory `dir_fd`?"""
+    try:
+        os.lstat(name, dir_fd=dir_fd)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def make_device(root_fd: int, device: dict, in_userns: bool):
+    """One node of linux.devices inside the root (if the path is free): mknod, or a bind of the
+    host's node in a user namespace, where mknod is not allowed."""
+    head, _, name = device["path"].rpartition("/")
+    parent = inroot.mkdir_in_root(root_fd, head)
+    try:
+        if _exists(parent, name):
+            return
+        if in_userns:
+            return bind(device["path"], root_fd, device["path"], 0, "file")
         kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[device["type"]]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.mknod(target, kind | 0o600, os.makedev(device.get("major", 0), device.get("minor", 0)))
-        os.chmod(target, device.get("fileMode", 0o666) & 0o7777)
-        os.chown(target, device.get("uid", 0), device.get("gid", 0))
+        os.mknod(name, kind | 0o600, os.makedev(device.get("major", 0), device.get("minor", 0)), dir_fd=parent)
+        os.chmod(name, device.get("fileMode", 0o666) & 0o7777, dir_fd=parent)
+        os.chown(name, device.get("uid", 0), device.get("gid", 0), dir_fd=parent, follow_symlinks=False)
+    finally:
+        os.close(parent)
+
+
+def make_devices(root_fd: int, devices, in_userns: bool):
+    """The spec's default devices plus linux.devices, and runc's links, in the container's /dev."""
+    for name, (major, minor) in DEFAULT_DEVICES.items():
+        make_device(root_fd, dict(path=f"/dev/{name}", type="c", major=major, minor=minor, fileMode=0o666), in_userns)
+    for device in devices or []:
+        make_device(root_fd, device, in_userns)
     links = dict(DEV_LINKS, core="/proc/kcore") if os.path.exists("/proc/kcore") else DEV_LINKS   # as runc
-    for name, link in links.items():
-        if not (dev / name).exists() and not (dev / name).is_symlink():
-            if name != "ptmx" or (dev / "pts/ptmx").exists():
-                os.symlink(link, dev / name)
+    dev = inroot.mkdir_in_root(root_fd, "/dev")
+    try:
+        try:
+            os.close(inroot.open_in_root(root_fd, "/dev/pts/ptmx"))
+            has_ptmx = True
+        except OSError:
+            has_ptmx = False
+        for name, link in links.items():
+            if not _exists(dev, name) and (name != "ptmx" or has_ptmx):
+                os.symlink(link, name, dir_fd=dev)
+    finally:
+        os.close(dev)
 
 
-def mount_one(bundle, rootfs: Path, entry: dict, view: CgroupView, new_cgroupns: bool):
-    kind = entry.get("type") or ""
+# %% notebooks/03_oci_runtime.ipynb cell b7e3d104
+def _plain_directory(root_fd: int, path: str) -> bool:
+    """Is `path` in the root missing, or a directory that is not a symlink?"""
+    try:
+        fd = inroot.open_in_root(root_fd, path, os.O_PATH | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return True
+    try:
+        return stat.S_ISDIR(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
+
+
+def mount_one(bundle, root_fd: int, entry: dict, view: CgroupView, new_cgroupns: bool):
+    kind, destination = entry.get("type") or "", entry["destination"]
     flags, propagation, data = parse_options(entry.get("options"))
-    target = secure_join(rootfs, entry["destination"])
     if kind == "cgroup":
-        make_target(target, is_dir=True)
-        mount_cgroup(target, flags, view, new_cgroupns)
+        mount_cgroup(root_fd, destination, flags, view, new_cgroupns)
     elif flags & MS_BIND or kind == "bind":
         source = Path(bundle, entry.get("source", ""))       # relative sources are relative to the bundle
         if not source.exists():
-            raise OSError(errno.ENOENT, f"bind mount source {source}: no such file or directory")
-        make_target(target, source.is_dir())
-        mount(source, target, None, MS_BIND | (flags & MS_REC))
-        if flags & ~(MS_BIND | MS_REC):
-            remount(target, flags | MS_BIND)
+            raise FileNotFoundError(f"bind mount source {source}: no such file or directory")
+        bind(source, root_fd, destination, flags, "dir" if source.is_dir() else "file")
     else:
-        make_target(target, is_dir=True)
-        mount(entry.get("source") or kind, target, kind, flags, data)
+        if kind in ("proc", "sysfs") and not _plain_directory(root_fd, destination):
+            raise inroot.UnsafePath(f"{kind} must be mounted on an ordinary directory, {destination} is not")
+        with resolved(root_fd, destination, "dir") as target:
+            mount(entry.get("source") or kind, target, kind, flags, data)
     for flag in propagation:
-        mount(None, target, None, flag)
+        with resolved(root_fd, destination) as target:
+            mount(None, target, None, flag)
 
 
 def setup(bundle, config: dict, view: CgroupView, new_cgroupns: bool, in_userns: bool):
@@ -208,17 +240,20 @@ def setup(bundle, config: dict, view: CgroupView, new_cgroupns: bool, in_userns:
     propagation = PROPAGATION.get(linux.get("rootfsPropagation") or "rslave", libc.MS_SLAVE | MS_REC)
     mount(None, "/", None, propagation)      # the host never sees our mounts (and the reverse, for private)
     mount(rootfs, rootfs, None, MS_BIND | MS_REC)          # pivot_root needs a mount point
-    mounts = config.get("mounts") or []
-    for entry in mounts:
-        mount_one(bundle, rootfs, entry, view, new_cgroupns)
-    if any(m["destination"] == "/dev" for m in mounts):
-        make_devices(rootfs, linux.get("devices"), in_userns)
-    cwd = secure_join(rootfs, config["process"]["cwd"])
-    if not cwd.is_dir():
-        cwd.mkdir(mode=0o755, parents=True)     # runc creates a missing working directory too
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)    # opened after: the new mount
+    try:
+        mounts = config.get("mounts") or []
+        for entry in mounts:
+            mount_one(bundle, root_fd, entry, view, new_cgroupns)
+        if any(m["destination"] == "/dev" for m in mounts):
+            make_devices(root_fd, linux.get("devices"), in_userns)
+        os.close(inroot.mkdir_in_root(root_fd, config["process"]["cwd"]))   # runc makes a missing cwd too
+    finally:
+        os.close(root_fd)
     return rootfs
 
 
+# %% notebooks/03_oci_runtime.ipynb cell b7e3d106
 def enter(rootfs: Path, no_pivot: bool = False):
     """Make `rootfs` the root: pivot_root and drop the old root; or, with --no-pivot, move + chroot."""
     os.chdir(rootfs)
@@ -235,14 +270,18 @@ def enter(rootfs: Path, no_pivot: bool = False):
 def harden(config: dict):
     """After pivot_root: read-only paths, masked paths, and a read-only root."""
     linux = config.get("linux") or {}
-    for path in linux.get("readonlyPaths") or []:
-        if os.path.lexists(path):
-            mount(path, path, None, MS_BIND | MS_REC)
-            remount(path, MS_BIND | MS_REC | MS_RDONLY)
-    for path in linux.get("maskedPaths") or []:
-        if os.path.isdir(path) and not os.path.islink(path):
-            mount("tmpfs", path, "tmpfs", MS_RDONLY)
-        elif os.path.lexists(path):
-            mount("/dev/null", path, None, MS_BIND)
+    root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for path in linux.get("readonlyPaths") or []:
+            with contextlib.suppress(FileNotFoundError), resolved(root_fd, path) as target:
+                bind(target, root_fd, path, MS_BIND | MS_REC | MS_RDONLY, "")
+        for path in linux.get("maskedPaths") or []:
+            with contextlib.suppress(FileNotFoundError), resolved(root_fd, path) as target:
+                if stat.S_ISDIR(os.stat(target).st_mode):
+                    mount("tmpfs", target, "tmpfs", MS_RDONLY)
+                else:
+                    mount("/dev/null", target, None, MS_BIND)
+    finally:
+        os.close(root_fd)
     if config["root"].get("readonly"):
         remount("/", MS_BIND | MS_RDONLY)

@@ -3,7 +3,9 @@
 # %% notebooks/03_oci_runtime.ipynb cell bde3c57a
 """linux.seccomp through libseccomp (the C library runc and crun link), called with ctypes.
 
-compile_filter(profile) -> Filter, before pivot_root; Filter.load() just before exec.
+compile_filter(profile) -> Filter, before pivot_root; Filter.load() just before exec. Every field
+of the OCI profile is applied as runc applies it: defaultAction/defaultErrnoRet, architectures,
+flags, and per rule names, action, errnoRet and args (several args: all must hold).
 """
 import ctypes
 
@@ -11,11 +13,15 @@ from minidocker.runtime.spec import SpecError
 
 _ACTIONS = {"SCMP_ACT_KILL": 0x00000000, "SCMP_ACT_KILL_THREAD": 0x00000000, "SCMP_ACT_KILL_PROCESS": 0x80000000,
             "SCMP_ACT_TRAP": 0x00030000, "SCMP_ACT_ERRNO": 0x00050000, "SCMP_ACT_TRACE": 0x7FF00000,
-            "SCMP_ACT_LOG": 0x7FFC0000, "SCMP_ACT_ALLOW": 0x7FFF0000, "SCMP_ACT_NOTIFY": 0x7FC00000}
+            "SCMP_ACT_LOG": 0x7FFC0000, "SCMP_ACT_ALLOW": 0x7FFF0000}
 _OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4, "SCMP_CMP_GE": 5,
         "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
-_FLTATR_CTL_NNP = 3
+# seccomp_attr_set attributes (seccomp.h enum scmp_filter_attr) and the spec's flags that map to them
+_FLTATR_CTL_NNP, _FLTATR_CTL_LOG, _FLTATR_CTL_SSB, _FLTATR_CTL_OPTIMIZE = 3, 6, 7, 8
+_FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": None, "SECCOMP_FILTER_FLAG_LOG": _FLTATR_CTL_LOG,
+          "SECCOMP_FILTER_FLAG_SPEC_ALLOW": _FLTATR_CTL_SSB}
 EPERM = 1
+_NR_SCMP_ERROR = -1      # what resolve_name answers for a name no architecture knows
 
 
 class _ArgCmp(ctypes.Structure):
@@ -45,7 +51,10 @@ def library():
     return lib
 
 
+# %% notebooks/03_oci_runtime.ipynb cell c9a1e202
 def action(name: str, errno_ret=None) -> int:
+    if name == "SCMP_ACT_NOTIFY":
+        raise SpecError("config.json: seccomp SCMP_ACT_NOTIFY needs a seccomp agent (listenerPath): not supported")
     if name not in _ACTIONS:
         raise SpecError(f"config.json: unknown seccomp action {name!r}")
     value = _ACTIONS[name]
@@ -54,13 +63,24 @@ def action(name: str, errno_ret=None) -> int:
     return value
 
 
+def _comparison(arg: dict) -> _ArgCmp:
+    if arg.get("op") not in _OPS or not 0 <= arg.get("index", -1) <= 5:
+        raise SpecError(f"config.json: bad seccomp argument condition {arg}")
+    return _ArgCmp(arg["index"], _OPS[arg["op"]], arg.get("value", 0), arg.get("valueTwo", 0))
+
+
+def condition_groups(args) -> list:
+    """The conditions of one rule as lists that libseccomp ANDs (see above)."""
+    indexes = [a["index"] for a in args]
+    return [[a] for a in args] if len(set(indexes)) < len(indexes) else [args]
+
+
 class Filter:
     def __init__(self, lib, ctx):
         self.lib, self.ctx = lib, ctx
 
     def add(self, act: int, number: int, args):
-        comparisons = (_ArgCmp * max(1, len(args)))(*[
-            _ArgCmp(a["index"], _OPS[a["op"]], a.get("value", 0), a.get("valueTwo", 0)) for a in args])
+        comparisons = (_ArgCmp * max(1, len(args)))(*[_comparison(a) for a in args])
         rc = self.lib.seccomp_rule_add_array(ctypes.c_void_p(self.ctx), act, number, len(args), comparisons)
         if rc < 0:
             raise SpecError(f"config.json: seccomp rule for syscall {number} refused (error {-rc})")
@@ -71,6 +91,13 @@ class Filter:
             raise OSError(-rc, "seccomp_load failed")
 
 
+# %% notebooks/03_oci_runtime.ipynb cell c9a1e204
+def _set(lib, ctx, attribute: int, value: int, what: str):
+    rc = lib.seccomp_attr_set(ctypes.c_void_p(ctx), attribute, value)
+    if rc < 0:
+        raise SpecError(f"config.json: seccomp {what} is not supported by this libseccomp (error {-rc})")
+
+
 def compile_filter(profile: dict) -> Filter:
     lib = library()
     default = action(profile.get("defaultAction", "SCMP_ACT_ALLOW"), profile.get("defaultErrnoRet"))
@@ -78,22 +105,28 @@ def compile_filter(profile: dict) -> Filter:
     if not ctx:
         raise SpecError("config.json: seccomp_init refused the default action")
     result = Filter(lib, ctx)
-    lib.seccomp_attr_set(ctypes.c_void_p(ctx), _FLTATR_CTL_NNP, 0)   # no_new_privs is process.noNewPrivileges' job
+    _set(lib, ctx, _FLTATR_CTL_NNP, 0, "NNP")        # no_new_privs is process.noNewPrivileges' job
     for arch in profile.get("architectures") or []:
         token = lib.seccomp_arch_resolve_name(arch.removeprefix("SCMP_ARCH_").lower().encode())
-        if token:
-            lib.seccomp_arch_add(ctypes.c_void_p(ctx), token)       # -EEXIST for the native one: fine
-    for rule in profile.get("syscalls") or []:
+        if not token:
+            raise SpecError(f"config.json: unknown seccomp architecture {arch!r}")
+        lib.seccomp_arch_add(ctypes.c_void_p(ctx), token)       # -EEXIST for the native one: fine
+    for flag in profile.get("flags") or []:
+        if flag not in _FLAGS:
+            raise SpecError(f"config.json: unknown seccomp flag {flag!r}")
+        if _FLAGS[flag] is not None:           # TSYNC: we are single-threaded when we load it
+            _set(lib, ctx, _FLAGS[flag], 1, flag)
+    rules = profile.get("syscalls") or []
+    if len(rules) > 32:
+        lib.seccomp_attr_set(ctypes.c_void_p(ctx), _FLTATR_CTL_OPTIMIZE, 2)   # a binary tree; old libseccomp: linear
+    for rule in rules:
         act = action(rule["action"], rule.get("errnoRet"))
         if act == default:
             continue
-        args = rule.get("args") or []
-        indexes = [a["index"] for a in args]
-        groups = [[a] for a in args] if len(set(indexes)) < len(indexes) else [args]   # runc splits these
         for name in rule.get("names") or []:
             number = lib.seccomp_syscall_resolve_name(name.encode())
-            if number < 0:
-                continue                      # a syscall this architecture does not have
-            for group in groups:
+            if number == _NR_SCMP_ERROR:
+                continue                      # a syscall no architecture has (a newer profile's)
+            for group in condition_groups(rule.get("args") or []):
                 result.add(act, number, group)
     return result
