@@ -158,3 +158,167 @@ def test_default_bridge_ping_published_ports_nat_and_cleanup(lab_env):
             links.remove_netns(path)
         nothing_left()
     in_lab(scenario)
+
+
+def test_user_networks_names_through_dns_and_isolation(lab_env):
+    directory, rootfs = lab_env
+
+    def scenario():
+        from minidocker import network
+        from minidocker.network import lab, networks, store
+        networks.create("front", "10.10.0.0/24")
+        networks.create("back", "10.20.0.0/24")
+        opts = lambda net, *aliases: network.NetworkOptions(network=net, aliases=list(aliases))  # noqa: E731
+        db = network.attach("d" * 64, "db", opts("front", "database"))
+        assert db.resolv_conf.startswith("nameserver 127.0.0.11\n") and db.settings["IPAddress"] == ""
+        assert db.settings["Networks"]["front"]["IPAddress"] == "10.10.0.2"
+        server = lab.start(directory, lab.container_bundle(rootfs, directory / "b", "db", ["sleep", "60"], db))
+        web = network.attach("e" * 64, "web", opts("front"))
+        other = network.attach("f" * 64, "outsider", opts("back"))
+        try:
+            def run(name, attachment, script):
+                bundle = lab.container_bundle(rootfs, directory / "b", name, ["sh", "-c", script], attachment)
+                return lab.runtime(directory, "run", "--bundle", str(bundle), name)
+            ran = run("web", web, "nslookup db && nslookup database && ping -c1 -W3 db")
+            assert ran.returncode == 0, ran.stdout + ran.stderr
+            assert ran.stdout.count("10.10.0.2") >= 3 and "1 packets received" in ran.stdout
+            later = network.attach("9" * 64, "later", opts("front"))        # a third, started later
+            ran = run("web2", web, "nslookup later")
+            assert "10.10.0.4" in ran.stdout, ran.stdout + ran.stderr
+            ran = run("outsider", other, "nslookup db; ping -c1 -W2 10.10.0.2")
+            assert ran.returncode != 0 and "10.10.0.2" not in ran.stdout.split("PING")[0]   # isolated
+            network.detach("9" * 64)
+            assert later.netns and not Path(later.netns).exists()
+            try:
+                networks.remove("front")
+                raise AssertionError("a network in use was removed")
+            except store.NetworkError as error:
+                assert "has active endpoints" in str(error)
+        finally:
+            lab.stop(directory, server)
+        for cid in ("d", "e", "f"):
+            network.detach(cid * 64)
+        assert sorted(networks.prune()) == ["back", "front"]
+        assert [n["Name"] for n in store.networks()] == ["bridge"]
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_ipam_hands_out_distinct_addresses_to_20_concurrent_attaches(lab_env):
+    def scenario():
+        from minidocker import network
+        from minidocker.network import store
+        children = []
+        for n in range(20):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    network.attach(f"{n:02d}" + "c" * 62, f"c{n}", owner_pid=os.getppid())
+                    os._exit(0)
+                except BaseException:
+                    os._exit(1)
+            children.append(pid)
+        assert all(os.waitpid(pid, 0)[1] == 0 for pid in children)
+        addresses = [net["IPAddress"] for ep in store.endpoints() for net in ep["Networks"].values()]
+        assert len(addresses) == 20 and len(set(addresses)) == 20
+        for n in range(20):
+            network.detach(f"{n:02d}" + "c" * 62)
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_a_killed_owner_leaves_nothing_after_prune(lab_env, minidocker):
+    def scenario():
+        from minidocker.network import store
+        owner = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom minidocker import network\n"
+                                  "network.attach('k' * 64, 'killed', network.NetworkOptions(network='front', "
+                                  "publish=['8081:80']))\nprint('ready', flush=True)\ntime.sleep(60)"],
+                                 stdout=subprocess.PIPE, text=True)
+        assert owner.stdout.readline() == "ready\n"
+        owner.kill()
+        owner.wait()
+        assert store.endpoints()            # what the killed command made is still there...
+        assert minidocker("network", "prune", "-f").stdout == "Deleted Networks:\nfront\n"
+        nothing_left()                      # ...until the reconcile of prune
+        from minidocker.network import links
+        assert [link["name"] for link in links.describe()] == ["lo"]
+
+    def with_network():
+        assert minidocker("network", "create", "front").returncode == 0
+        scenario()
+    in_lab(with_network)
+
+
+def test_bad_input_is_one_line_and_leaves_nothing(lab_env, minidocker):
+    def scenario():
+        from minidocker import network
+        from minidocker.errors import MinidockerError
+        from minidocker.network import links
+
+        def refused(args, message):
+            result = minidocker("network", *args)
+            assert result.returncode == 1 and result.stderr == f"minidocker: {message}\n", result
+        assert minidocker("network", "create", "--subnet", "10.30.0.0/16", "one").returncode == 0
+        refused(["create", "--subnet", "10.30.5.0/24", "two"],
+                "invalid pool request: Pool overlaps with other one on this address space")
+        refused(["create", "--subnet", "10.40.0.0/24", "--gateway", "10.41.0.1", "two"],
+                "no matching subnet for gateway 10.41.0.1")
+        refused(["create", "--subnet", "nonsense", "two"], "invalid CIDR address: nonsense")
+        refused(["create", "one"], "network with name one already exists")
+        refused(["rm", "nowhere"], "network nowhere not found")
+        refused(["rm", "bridge"], "bridge is a pre-defined network and cannot be removed")
+        refused(["connect", "one", "nobody"], "No such container: nobody")
+        network.attach("p" * 64, "holder", network.NetworkOptions(publish=["8080:80"]))
+        network.attach("r" * 64, "user", network.NetworkOptions(network="one"))
+        result = minidocker("network", "rm", "one")
+        assert result.returncode == 1 and result.stderr.endswith("has active endpoints\n")
+        network.detach("r" * 64)
+        blocker = socket.socket()
+        blocker.bind(("0.0.0.0", 9000))
+        for options, message in (
+                (dict(publish=["80:http"]), "invalid containerPort: http"),
+                (dict(publish=["x:80"]), "invalid hostPort: x"),
+                (dict(publish=["80/sctp"]), "invalid proto: sctp"),
+                (dict(publish=["8080:80"]), "Bind for 0.0.0.0:8080 failed: port is already allocated"),
+                (dict(publish=["9000:80"]), "failed to bind host port for 0.0.0.0:9000/tcp: address already in use"),
+                (dict(network="nowhere"), "network nowhere not found"),
+                (dict(dns=["not-an-ip"]), "not-an-ip is not an ip address"),
+                (dict(network="container:" + "p" * 12, publish=["1:1"]),
+                 "conflicting options: port publishing and the container type network mode")):
+            try:
+                network.attach("q" * 64, "refused", network.NetworkOptions(**options))
+                raise AssertionError(f"accepted {options}")
+            except MinidockerError as error:
+                assert str(error) == message
+            assert [link["name"] for link in links.describe() if link["name"].startswith("mdv")] == ["mdvpppppppppp0"]
+            assert not (Path(os.environ["MINIDOCKER_RUNROOT"]) / "netns" / ("q" * 64)).exists()
+        blocker.close()
+        network.detach("p" * 64)
+        assert minidocker("network", "rm", "one").stdout == "one\n"
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_port_verb_publish_all_and_connect(lab_env, minidocker):
+    def scenario():
+        from minidocker import network
+        from minidocker.network import links
+        a = network.attach("a" * 64, "web", network.NetworkOptions(
+            publish=["127.0.0.1:8080:80"], publish_all=True, exposed=["80/tcp", "53/udp"]))
+        random_port = a.settings["Ports"]["53/udp"][0]["HostPort"]
+        assert minidocker("port", "web").stdout == f"53/udp -> 0.0.0.0:{random_port}\n80/tcp -> 127.0.0.1:8080\n"
+        assert minidocker("port", "web", "80").stdout == "127.0.0.1:8080\n"
+        missing = minidocker("port", "web", "81")
+        assert missing.returncode == 1 and missing.stderr == "minidocker: No public port '81/tcp' published for web\n"
+        assert minidocker("network", "create", "side").returncode == 0
+        assert minidocker("network", "connect", "side", "web").returncode == 0
+        inside = {link["name"]: link["addresses"] for link in links.describe(a.netns)}
+        assert inside["eth0"] == ["172.17.0.2/16"] and inside["eth1"][0].endswith(".0.2/16")
+        again = minidocker("network", "connect", "side", "web")
+        assert again.returncode == 1 and "already exists in network side" in again.stderr
+        assert minidocker("network", "disconnect", "side", "web").returncode == 0
+        assert "eth1" not in {link["name"] for link in links.describe(a.netns)}
+        network.detach("a" * 64)
+        assert minidocker("network", "rm", "side").returncode == 0
+        nothing_left()
+    in_lab(scenario)

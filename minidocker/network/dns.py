@@ -72,6 +72,7 @@ def forwarder(upstream: list):
             except OSError:
                 continue
         return None
+    forward.socket = sock
     return forward
 
 
@@ -92,6 +93,22 @@ def serve(listener, container_id: str, forward):
             continue
 
 
+def _detach_from_caller(keep: set):
+    """Close every inherited descriptor (a caller reading our stdout to its end must not wait
+    for the container's DNS server) and point stdio at /dev/null."""
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) not in keep:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(devnull, target)
+    if devnull > 2:
+        os.close(devnull)
+
+
 def start(netns, container_id: str, upstream: list) -> int:
     """Start the server for a container in a process of its own (daemonised: it outlives the
     command that started it); return its pid once it listens."""
@@ -109,9 +126,7 @@ def start(netns, container_id: str, upstream: list) -> int:
                 os.close(fd)
                 listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 listener.bind(("127.0.0.11", PORT))             # born in the container's
-                devnull = os.open(os.devnull, os.O_RDWR)
-                for target in (0, 1, 2):
-                    os.dup2(devnull, target)
+                _detach_from_caller(keep={ready_write, listener.fileno(), forward.socket.fileno()})
                 os.write(ready_write, str(os.getpid()).encode())
                 os.close(ready_write)
                 serve(listener, container_id, forward)
