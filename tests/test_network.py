@@ -65,12 +65,11 @@ def side_netns(directory: Path, name: str, bridge: str, host_address: str, addre
 
 def serve(netns, proto: str, port: int) -> int:
     """A server in `netns` that answers every client with the address it came from."""
-    from minidocker.runtime import libc
+    from minidocker.network import links
     pid = os.fork()
     if pid == 0:
         try:
-            fd = os.open(netns, os.O_RDONLY)
-            libc.setns(fd, libc.CLONE_NEWNET)
+            links.enter(netns)
             kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
             sock = socket.socket(socket.AF_INET, kind)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -13,8 +13,7 @@ import os
 import select
 import socket
 
-from minidocker.network import store
-from minidocker.runtime import libc
+from minidocker.network import links, store
 
 PORT = 53
 
@@ -121,9 +120,7 @@ def start(netns, container_id: str, upstream: list) -> int:
             os.setsid()
             if os.fork() == 0:
                 forward = forwarder(upstream)                  # born in the host's namespace
-                fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
-                libc.setns(fd, libc.CLONE_NEWNET)
-                os.close(fd)
+                links.enter(netns)
                 listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 listener.bind(("127.0.0.11", PORT))             # born in the container's
                 _detach_from_caller(keep={ready_write, listener.fileno(), forward.socket.fileno()})

@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 from minidocker.errors import MinidockerError
+from minidocker.network import links
 from minidocker.runtime import libc
 from minidocker.runtime.namespaces import loopback_up
 
@@ -32,9 +33,7 @@ def run_in(function, *args, netns=None):
         try:
             os.close(errors_read)
             if netns:
-                fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
-                libc.setns(fd, libc.CLONE_NEWNET)
-                os.close(fd)
+                links.enter(netns)
             else:
                 libc.unshare(libc.CLONE_NEWNET)
                 loopback_up()

@@ -46,6 +46,16 @@ def create_netns(path: Path):
         raise MinidockerError(f"could not create a network namespace at {path}")
 
 
+def enter(netns):
+    """Move the calling process (a forked child, never a Jupyter kernel) into the network
+    namespace bound at `netns`."""
+    fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        libc.setns(fd, libc.CLONE_NEWNET)
+    finally:
+        os.close(fd)
+
+
 def remove_netns(path: Path):
     """Unbind a namespace made by create_netns; the kernel frees it (and its links) when unused."""
     try:
