@@ -3,6 +3,7 @@
 # %% notebooks/06b_networking.ipynb cell c4ca7f2e
 """The kernel's side of a network, through netlink (pyroute2, never `ip`): the network
 namespace the engine owns for a container, a bridge, a veth pair, addresses and routes."""
+import contextlib
 import os
 from pathlib import Path
 
@@ -13,10 +14,24 @@ from minidocker.runtime.namespaces import loopback_up
 HOST_PREFIX = "mdv"                  # our veth ends on the host: mdv<container id[:10]><n>
 
 
+_host = {}
+
+
+@contextlib.contextmanager
 def netlink(netns=None):
-    """An IPRoute on this network namespace or on the one bound at path `netns`."""
+    """An IPRoute on the namespace bound at path `netns`, or on this process's own: that one is
+    kept open and reused (a netlink socket costs milliseconds to set up), but never across a
+    fork or a move into another namespace, where it would still speak to the old one."""
     from pyroute2 import IPRoute     # a heavy import: only the commands that network pay for it
-    return IPRoute(netns=str(netns)) if netns else IPRoute()
+    if netns:
+        with IPRoute(netns=str(netns)) as ipr:
+            yield ipr
+        return
+    key = (os.getpid(), os.stat("/proc/self/ns/net").st_ino)
+    if key not in _host:
+        _host.clear()
+        _host[key] = IPRoute()
+    yield _host[key]
 
 
 def sysctl(key: str, value):
@@ -97,12 +112,32 @@ def plug(netns: Path, host_name: str, inside_name: str, bridge: str, address: st
         finally:
             os.close(fd)
         ipr.link("set", index=index(ipr, host_name), master=index(ipr, bridge), state="up")
-    with netlink(netns) as inside:
-        eth = index(inside, inside_name)
-        inside.link("set", index=eth, address=mac, state="up")
-        inside.addr("add", index=eth, address=address, prefixlen=prefixlen)
-        if gateway:
-            inside.route("add", dst="0.0.0.0/0", gateway=gateway)
+
+    def furnish():
+        with netlink() as inside:
+            eth = index(inside, inside_name)
+            inside.link("set", index=eth, address=mac, state="up")
+            inside.addr("add", index=eth, address=address, prefixlen=prefixlen)
+            if gateway:
+                inside.route("add", dst="0.0.0.0/0", gateway=gateway)
+    inside(netns, furnish)
+
+
+def inside(netns, function):
+    """Call `function` in a child moved into the namespace at `netns` (one fork: cheaper than
+    pyroute2's own way into a namespace, which forks a helper for every socket)."""
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            enter(netns)
+            function()
+            status = 0
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise MinidockerError(f"configuring the network namespace {netns} failed")
 
 
 def remove_link(name: str):
