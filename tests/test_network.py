@@ -321,3 +321,34 @@ def test_port_verb_publish_all_and_connect(lab_env, minidocker):
         assert minidocker("network", "rm", "side").returncode == 0
         nothing_left()
     in_lab(scenario)
+
+
+def test_modes_files_and_what_run_ps_and_inspect_get(lab_env):
+    def scenario():
+        from minidocker import network
+        from minidocker.runtime.spec import default_spec
+        a = network.attach("a" * 64, "web", network.NetworkOptions(
+            publish=["8080:80"], exposed=["80/tcp", "443/tcp"], hostname="www", add_hosts=["db:10.1.2.3", "gw:host-gateway"],
+            dns=["192.0.2.53"]))
+        assert a.hostname == "www" and "10.1.2.3\tdb\n172.17.0.1\tgw\n172.17.0.2\twww\n" in a.hosts
+        assert a.resolv_conf.startswith("nameserver 192.0.2.53\n")
+        spec = default_spec()
+        a.apply_to_spec(spec)
+        assert {"type": "network", "path": a.netns} in spec["linux"]["namespaces"] and spec["hostname"] == "www"
+        assert network.ps_ports("a" * 64) == "0.0.0.0:8080->80/tcp, 443/tcp"
+        assert network.network_settings("a" * 64)["Ports"] == {
+            "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "443/tcp": None}
+        joined = network.attach("j" * 64, "sidecar", network.NetworkOptions(network="container:web"))
+        assert joined.netns == a.netns and joined.hosts == a.hosts and joined.mode == "container"
+        none = network.attach("n" * 64, "alone", network.NetworkOptions(network="none"))
+        host = network.attach("h" * 64, "hosted", network.NetworkOptions(network="host"))
+        for attachment, expected in ((none, [{"type": "network"}]), (host, [])):
+            spec = default_spec()
+            attachment.apply_to_spec(spec)
+            assert [ns for ns in spec["linux"]["namespaces"] if ns["type"] == "network"] == expected
+        assert host.hostname == socket.gethostname() and none.settings["Networks"] == {
+            "none": {"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}}
+        for cid in "ajnh":
+            network.detach(cid * 64)
+        nothing_left()
+    in_lab(scenario)

@@ -4,4 +4,4 @@
 """Container networking (chapter 6b). The engine's whole API is here; `run` calls attach()
 before it writes the bundle and detach() when the container is gone."""
 from minidocker.network.sandbox import (Attachment, NetworkOptions, attach, claim, connect, detach,  # noqa: F401
-                                        disconnect, reconcile)
+                                        disconnect, network_settings, ps_ports, reconcile)

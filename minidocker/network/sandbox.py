@@ -333,3 +333,20 @@ def disconnect(container: str, network_name: str):
         links.remove_link(net["Link"])
         store.write_json(store.endpoint_path(endpoint["ContainerID"]), endpoint)
         _render()
+
+
+def ps_ports(container_id: str) -> str:
+    """`docker ps`'s PORTS column: "0.0.0.0:8080->80/tcp, 53/udp" ("" without a sandbox)."""
+    endpoint = next((ep for ep in store.endpoints() if ep["ContainerID"] == container_id), None)
+    if endpoint is None:
+        return ""
+    shown = [f"{p['HostIp'] or '0.0.0.0'}:{p['HostPort']}->{p['ContainerPort']}/{p['Proto']}" for p in endpoint["Ports"]]
+    published = {f"{p['ContainerPort']}/{p['Proto']}" for p in endpoint["Ports"]}
+    shown += [key for key in endpoint.get("Exposed") or [] if key not in published]
+    return ", ".join(shown)
+
+
+def network_settings(container_id: str):
+    """NetworkSettings of a container that has a sandbox now (for `inspect`), else None."""
+    endpoint = next((ep for ep in store.endpoints() if ep["ContainerID"] == container_id), None)
+    return settings(endpoint) if endpoint else None
