@@ -204,8 +204,9 @@ def _teardown(endpoint: dict):
 
 
 def reconcile():
-    """Unmake every sandbox whose owner is gone, and any veth or namespace of ours that no record
-    names (a crash between making it and recording it): what `network prune` and every attach do."""
+    """Unmake every sandbox whose owner is gone, and any namespace of ours that no record names:
+    what `network prune` and every attach do. A veth needs no search: its record is written
+    before it is made, so a crash at any point leaves a record that names it."""
     with store.locked():
         _reconcile_locked()
         _render()
@@ -218,10 +219,6 @@ def _reconcile_locked():
             live.append(endpoint)
         else:
             _teardown(endpoint)
-    known = {net["Link"] for ep in live for net in ep["Networks"].values()}
-    for link in links.describe():
-        if link["name"].startswith(links.HOST_PREFIX) and link["name"] not in known:
-            links.remove_link(link["name"])
     owned = {ep["ContainerID"] for ep in live if ep["Mode"] in ("bridge", "user")}
     directory = paths.run_root() / "netns"
     for path in directory.glob("*") if directory.exists() else ():
