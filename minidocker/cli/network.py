@@ -66,6 +66,7 @@ def _exit_1(func):
 def register(verbs):
     parser = verbs.add_parser("network", help="Manage networks")
     commands = parser.add_subparsers(dest="network_command", metavar="COMMAND", parser_class=type(parser))
+    parser.set_defaults(func=lambda args: parser.print_help())
     p = commands.add_parser("create", help="Create a network")
     p.add_argument("name", metavar="NETWORK")
     p.add_argument("-d", "--driver", default="bridge", choices=["bridge"], help="Driver to manage the Network")
