@@ -4,7 +4,8 @@
 #     vs the same with --network none: the network's cost on a start (goal: ≤ 15 ms more);
 #     and the same attach+detach in a warm process (what it costs without Python's imports);
 #  2. iperf3, 1 GiB from an outside client namespace, through a published port vs through a plain
-#     veth + DNAT made by hand (goal: ≥ 0.9× the throughput; the data path is the kernel's).
+#     veth + DNAT made by hand (goal: ≥ 0.9× the throughput; the data path is the kernel's), the
+#     two in turn (A B A B …) so that a busy machine's slow moments fall on both.
 # podman's bridge needs its CNI/netavark stack and a host bridge of its own: not compared here.
 # Prints the medians and ratios through bench/ratios.py. Needs root, hyperfine, iperf3, nftables.
 set -euo pipefail
@@ -35,6 +36,6 @@ r = {x["command"]: x["median"] * 1000 for x in json.load(open(sys.argv[1]))["res
 print(f"the bridge network adds {r['network bridge'] - r['network none']:.1f} ms to a container start (goal ≤ 15 ms)")
 PYEOF
 $B warm "$work" 50
-$B throughput "$work" "${TPUT_RUNS:-5}" >/dev/null
+$B throughput "$work" "${TPUT_RUNS:-10}"
 "$PY" bench/ratios.py "$work/throughput.json"
 echo "(the ratio column of 'published port' is its throughput relative to the hand-made veth+DNAT; goal ≥ 0.9)"

@@ -89,6 +89,26 @@ def _by_hand(work: Path) -> Path:
     return path
 
 
+def _interleaved(commands: dict, runs: int, result: Path):
+    """Run the commands in turn (A B A B ...: a busy machine's slow moments fall on both) and
+    write hyperfine's JSON shape (median wall time, mean user and system time) for ratios.py."""
+    import resource
+    import statistics
+    times = {name: [] for name in commands}
+    cpu = {name: [0.0, 0.0] for name in commands}
+    for _ in range(runs + 1):                                  # the first round warms up
+        for name, command in commands.items():
+            before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            times[name].append(time.perf_counter() - started)
+            cpu[name][0] += after.ru_utime - before.ru_utime
+            cpu[name][1] += after.ru_stime - before.ru_stime
+    result.write_text(json.dumps({"results": [
+        {"command": name, "median": statistics.median(times[name][1:]), "user": cpu[name][0] / (runs + 1),
+         "system": cpu[name][1] / (runs + 1)} for name in commands]}))
+
+
 def throughput(work: Path, runs: int):
     from minidocker.network import firewall, links
     client = _side(work, "client", "wan0", "198.51.100.1", "198.51.100.2")
@@ -98,10 +118,9 @@ def throughput(work: Path, runs: int):
                for ns in (attachment.netns, manual)]
     try:
         time.sleep(0.5)
-        ask = f"nsenter --net={client} iperf3 -c 198.51.100.1 -n 1G -p"
-        subprocess.run(["hyperfine", "-N", "--warmup", "1", "--runs", str(runs), "--export-json",
-                        str(work / "throughput.json"), "-n", "veth+DNAT by hand", f"{ask} 5202",
-                        "-n", "published port (minidocker)", f"{ask} 5201"], check=True)
+        ask = f"nsenter --net={client} iperf3 -c 198.51.100.1 -n 1G -p".split()
+        commands = {"veth+DNAT by hand": [*ask, "5202"], "published port (minidocker)": [*ask, "5201"]}
+        _interleaved(commands, runs, work / "throughput.json")
     finally:
         for server in servers:
             server.kill()
