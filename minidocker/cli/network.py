@@ -42,6 +42,7 @@ def _prune(args):
         print("Deleted Networks:\n" + "".join(f"{name}\n" for name in removed), end="")
 
 
+# %% notebooks/06b_networking.ipynb cell 95b8dc94
 def _connect(args):
     from minidocker.network import sandbox
     sandbox.connect(args.container, args.network, args.alias)

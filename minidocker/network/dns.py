@@ -34,6 +34,7 @@ def table(container_id: str) -> dict:
     return names
 
 
+# %% notebooks/06b_networking.ipynb cell f7abbd11
 def answer(query: bytes, container_id: str, forward) -> bytes:
     """The reply to one DNS query: ours for a known name, else what the upstream said."""
     from dnslib import QTYPE, RCODE, RR, A, DNSRecord
@@ -108,6 +109,7 @@ def _detach_from_caller(keep: set):
         os.close(devnull)
 
 
+# %% notebooks/06b_networking.ipynb cell 6c6dbd78
 def start(netns, container_id: str, upstream: list) -> int:
     """Start the server for a container in a process of its own (daemonised: it outlives the
     command that started it); return its pid once it listens."""

@@ -22,6 +22,7 @@ class FirewallError(MinidockerError):
 _nft = None
 
 
+# %% notebooks/06b_networking.ipynb cell 20f1de61
 def nft(commands: str) -> str:
     """Run nft commands (the `nft -f` language) in one transaction; return what nft printed."""
     global _nft

@@ -23,6 +23,7 @@ class LabError(MinidockerError):
     """The function failed in the child; the message is its traceback."""
 
 
+# %% notebooks/06b_networking.ipynb cell ed20c452
 def run_in(function, *args, netns=None):
     """Call function(*args) in a forked child: in the namespace bound at `netns`, or in a new
     one with lo up. The child is a subreaper, so the containers it starts are its to reap."""

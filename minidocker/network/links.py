@@ -39,6 +39,7 @@ def sysctl(key: str, value):
     Path("/proc/sys", key.replace(".", "/")).write_text(f"{value}\n")
 
 
+# %% notebooks/06b_networking.ipynb cell 49f65400
 def create_netns(path: Path):
     """A new network namespace, kept alive by a bind mount of its nsfs file at `path` (as
     `ip netns add` and podman do): it outlives every process in it until remove_netns."""
@@ -80,6 +81,7 @@ def remove_netns(path: Path):
     path.unlink(missing_ok=True)
 
 
+# %% notebooks/06b_networking.ipynb cell f555a065
 def index(ipr, name: str):
     found = ipr.link_lookup(ifname=name)
     return found[0] if found else None
@@ -123,6 +125,7 @@ def plug(netns: Path, host_name: str, inside_name: str, bridge: str, address: st
     inside(netns, furnish)
 
 
+# %% notebooks/06b_networking.ipynb cell eec57112
 def inside(netns, function):
     """Call `function` in a child moved into the namespace at `netns` (one fork: cheaper than
     pyroute2's own way into a namespace, which forks a helper for every socket)."""

@@ -36,6 +36,7 @@ def check_dns(servers) -> list:
     return list(servers)
 
 
+# %% notebooks/06b_networking.ipynb cell ec9db680
 def hosts(hostname: str, address: str = None, extra=(), aliases=()) -> str:
     """Docker's /etc/hosts: localhost, --add-host entries, then the container's own name."""
     lines = [HOSTS_HEAD, *(f"{ip}\t{name}\n" for name, ip in extra)]

@@ -41,6 +41,7 @@ def ls(quiet: bool = False, no_trunc: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+# %% notebooks/06b_networking.ipynb cell 2e5f2628
 def inspect(name_or_id: str) -> dict:
     """A network's record with the containers on it, as `docker network inspect` shows."""
     network = store.find(name_or_id)

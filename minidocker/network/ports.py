@@ -34,6 +34,7 @@ def _number(text: str, what: str) -> int:
     return int(text)
 
 
+# %% notebooks/06b_networking.ipynb cell 3fc7c459
 def parse_publish(spec: str) -> Port:
     """`-p 8080:80`, `-p 127.0.0.1:8080:80/udp`, `-p 127.0.0.1::80`, `-p 80` -> a Port."""
     address, _, proto = spec.partition("/")
@@ -75,6 +76,7 @@ def _clash(a: Port, host_port: int, b: dict) -> bool:
             and (not a.host_ip or not b["HostIp"] or a.host_ip == b["HostIp"]))
 
 
+# %% notebooks/06b_networking.ipynb cell 23253360
 def choose(port: Port, published: list) -> Port:
     """`port` with its host port fixed: checked free (not published by a container, not bound by
     a process), or the first free one from a random start in the kernel's ephemeral range."""

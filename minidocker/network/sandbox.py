@@ -28,6 +28,7 @@ class NetworkOptions:
     aliases: list = field(default_factory=list)       # --network-alias
 
 
+# %% notebooks/06b_networking.ipynb cell 48452d6b
 @dataclass
 class Attachment:
     """What the engine needs from the network to write a bundle."""
@@ -109,6 +110,7 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
         return attachment(endpoint)
 
 
+# %% notebooks/06b_networking.ipynb cell 79de92f9
 def _connect_locked(endpoint: dict, network: dict, aliases=()):
     """Lease an address on `network` and plug the container into its bridge (ethN inside)."""
     cid, number = endpoint["ContainerID"], len(endpoint["Networks"])
@@ -139,6 +141,7 @@ def _files(endpoint: dict, options: NetworkOptions, network: dict, user: bool):
     endpoint["ResolvConf"], _ = names.resolv_conf(options.dns, embedded=user)
 
 
+# %% notebooks/06b_networking.ipynb cell 2cd3eae9
 def _local(endpoint: dict, mode: str, options: NetworkOptions) -> dict:
     """--network none (a namespace with only lo, made by the runtime) or host (the host's own)."""
     extra = [names.parse_add_host(h) for h in options.add_hosts]
@@ -212,6 +215,7 @@ def reconcile():
         _render()
 
 
+# %% notebooks/06b_networking.ipynb cell e9656cb3
 def _reconcile_locked():
     live = []
     for endpoint in store.endpoints():
@@ -298,6 +302,7 @@ def port_lines(name_or_id: str, private: str = None) -> list:
     return found
 
 
+# %% notebooks/06b_networking.ipynb cell 62233ccd
 def connect(container: str, network_name: str, aliases=()):
     """`network connect`: plug a running container into one more network (eth1, eth2, ...)."""
     with store.locked():
@@ -332,6 +337,7 @@ def disconnect(container: str, network_name: str):
         _render()
 
 
+# %% notebooks/06b_networking.ipynb cell 5762ff5d
 def ps_ports(container_id: str) -> str:
     """`docker ps`'s PORTS column: "0.0.0.0:8080->80/tcp, 53/udp" ("" without a sandbox)."""
     endpoint = next((ep for ep in store.endpoints() if ep["ContainerID"] == container_id), None)

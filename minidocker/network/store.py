@@ -38,6 +38,7 @@ def root() -> Path:
     return paths.state_root() / "networks"
 
 
+# %% notebooks/06b_networking.ipynb cell 962f0c6c
 @contextlib.contextmanager
 def locked():
     """Hold the networks' lock: IPAM, ports and rules change under it, one process at a time."""
@@ -112,6 +113,7 @@ def gateway_of(network: dict):
     return ipaddress.ip_address(network["IPAM"]["Config"][0]["Gateway"])
 
 
+# %% notebooks/06b_networking.ipynb cell 83b03f25
 def bridge_of(network: dict) -> str:
     return network["Options"]["com.docker.network.bridge.name"]
 
@@ -139,6 +141,7 @@ def _free_subnet(taken: list):
                        "defaults to assign to the network")
 
 
+# %% notebooks/06b_networking.ipynb cell 17f2c25b
 def create(name: str, subnet: str = None, gateway: str = None) -> dict:
     """Make a bridge network's record (its bridge is made by links.ensure_bridge)."""
     import re
@@ -180,6 +183,7 @@ def endpoint_path(container_id: str) -> Path:
     return root() / "endpoints" / f"{container_id}.json"
 
 
+# %% notebooks/06b_networking.ipynb cell 121a1327
 def allocate(network: dict, taken: set) -> ipaddress.IPv4Address:
     """The lowest free address of the network: not its gateway, not one an endpoint holds."""
     gateway = gateway_of(network)
