@@ -92,12 +92,13 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int):
     """The network's bridge with its gateway address, up (made if missing: a reboot or a fresh
     namespace loses links, while the network's record stays)."""
     with netlink() as ipr:
-        if index(ipr, name) is None:
-            ipr.link("add", ifname=name, kind="bridge")
         bridge = index(ipr, name)
-        addresses = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=bridge, family=2)}
-        if gateway not in addresses:
-            ipr.addr("add", index=bridge, address=gateway, prefixlen=prefixlen)
+        if bridge is not None and gateway in {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=bridge, family=2)}:
+            return                    # made and furnished by an earlier call: the common case, two messages
+        if bridge is None:
+            ipr.link("add", ifname=name, kind="bridge")
+            bridge = index(ipr, name)
+        ipr.addr("add", index=bridge, address=gateway, prefixlen=prefixlen)
         ipr.link("set", index=bridge, state="up")
     sysctl(f"net.ipv4.conf.{name}.route_localnet", 1)     # lets 127.0.0.1:PORT reach a container
 
