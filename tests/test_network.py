@@ -352,3 +352,45 @@ def test_modes_files_and_what_run_ps_and_inspect_get(lab_env):
             network.detach(cid * 64)
         nothing_left()
     in_lab(scenario)
+
+
+def upstream_resolver(address: str, answer: str) -> int:
+    """A DNS server in this namespace answering every A question with `answer` (the "host's")."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            from dnslib import QTYPE, RR, A, DNSRecord
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind((address, 53))
+            while True:
+                query, peer = sock.recvfrom(4096)
+                request = DNSRecord.parse(query)
+                reply = request.reply()
+                if request.q.qtype == QTYPE.A:
+                    reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(answer), ttl=60))
+                sock.sendto(reply.pack(), peer)
+        finally:
+            os._exit(0)
+    time.sleep(0.2)
+    return pid
+
+
+def test_embedded_dns_forwards_other_names_from_the_hosts_namespace(lab_env):
+    directory, rootfs = lab_env
+
+    def scenario():
+        from minidocker import network
+        from minidocker.network import lab, networks
+        resolver = upstream_resolver("127.0.0.1", "192.0.2.99")    # on the host's loopback: unreachable
+        try:                                                         # from the container, but not from
+            networks.create("app", "10.50.0.0/24")                   # a socket born in the host's netns
+            c = network.attach("c" * 64, "asker", network.NetworkOptions(network="app", dns=["127.0.0.1"]))
+            bundle = lab.container_bundle(rootfs, directory / "b", "asker", ["nslookup", "example.test"], c)
+            ran = lab.runtime(directory, "run", "--bundle", str(bundle), "asker")
+            assert "192.0.2.99" in ran.stdout, ran.stdout + ran.stderr
+            network.detach("c" * 64)
+            networks.remove("app")
+        finally:
+            stop_servers(resolver)
+        nothing_left()
+    in_lab(scenario)
