@@ -50,6 +50,17 @@ def nothing_left():
     assert not list((paths.run_root() / "netns").glob("*")), "netns files left"
     assert not store.endpoints(), "endpoint records left"
     assert not firewall.table_exists(), firewall.nft("list ruleset")
+    deadline = time.monotonic() + 5       # the lab is a subreaper: a DNS server left would be its child
+    while time.monotonic() < deadline:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            break
+        time.sleep(0.05)
+    from support import processes
+    left = [pid for pid, (state, ppid) in processes().items() if ppid == os.getpid() and state not in "ZX"]
+    assert not left, f"processes left: {left}"
 
 
 def side_netns(directory: Path, name: str, bridge: str, host_address: str, address: str):
@@ -100,7 +111,11 @@ def ask(address: str, port: int, proto: str = "tcp", netns="/proc/self/ns/net", 
             sock.settimeout(3)
             sock.connect((address, port))
             sock.send(payload)
-            os.write(answer_write, sock.recv(1000))
+            while True:                         # TCP: to the end (the body may come apart from the headers)
+                data = sock.recv(1000)
+                os.write(answer_write, data)
+                if not data or proto == "udp":
+                    break
     lab.run_in(client, netns=netns)
     os.close(answer_write)
     with os.fdopen(answer_read, "rb") as answer:
