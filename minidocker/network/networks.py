@@ -25,7 +25,7 @@ def create(name: str, subnet: str = None, gateway: str = None) -> str:
 
 
 def _pseudo_id(name: str) -> str:
-    return hashlib.sha256(f"minidocker network {name}".encode()).hexdigest()
+    return hashlib.sha256(f"minidocker network {name}".encode()).hexdigest()    # as the default bridge's
 
 
 def ls(quiet: bool = False, no_trunc: bool = False) -> str:

@@ -11,6 +11,7 @@ so IPAM needs no second table that could disagree. One lock file serialises ever
 import contextlib
 import datetime
 import fcntl
+import hashlib
 import ipaddress
 import json
 import os
@@ -86,7 +87,9 @@ def networks() -> list:
     """Every network, the default `bridge` first (it exists as soon as anyone asks)."""
     found = _read_all(root())
     if not any(n["Name"] == DEFAULT_NETWORK for n in found):
-        default = _record(DEFAULT_NETWORK, DEFAULT_SUBNET, "172.17.0.1", DEFAULT_BRIDGE)
+        # a fixed id: two commands that both find it missing write the same file, not two networks
+        default = _record(DEFAULT_NETWORK, DEFAULT_SUBNET, "172.17.0.1", DEFAULT_BRIDGE,
+                          hashlib.sha256(b"minidocker network bridge").hexdigest())
         root().mkdir(parents=True, exist_ok=True)
         write_json(root() / f"{default['Id']}.json", default)
         found.append(default)
@@ -109,11 +112,11 @@ def subnet_of(network: dict):
     return ipaddress.ip_network(network["IPAM"]["Config"][0]["Subnet"])
 
 
+# %% notebooks/06b_networking.ipynb cell 83b03f25
 def gateway_of(network: dict):
     return ipaddress.ip_address(network["IPAM"]["Config"][0]["Gateway"])
 
 
-# %% notebooks/06b_networking.ipynb cell 83b03f25
 def bridge_of(network: dict) -> str:
     return network["Options"]["com.docker.network.bridge.name"]
 
