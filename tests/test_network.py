@@ -1,0 +1,411 @@
+"""Chapter 6b: container networking, proven with real containers (the OCI runtime joining the
+namespace attach() made), each scenario inside a network namespace made for the test that plays
+the host, so no bridge, veth or rule touches the real host. Each scenario ends by checking that
+nothing of ours is left in its host: no veth, netns file, endpoint record or nftables table."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support import ROOT, require, require_root
+
+ROOTFS_HELP = "the busybox rootfs fixture"
+
+
+@pytest.fixture
+def lab_env(tmp_path, busybox_rootfs, monkeypatch):
+    require_root()
+    require(Path("/usr/lib/x86_64-linux-gnu/libnftables.so.1").exists() or
+            subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout.count("libnftables.so.1"),
+            "libnftables (Debian package nftables) is missing")
+    monkeypatch.setenv("MINIDOCKER_ROOT", str(tmp_path / "state"))
+    monkeypatch.setenv("MINIDOCKER_RUNROOT", str(tmp_path / "run"))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    yield tmp_path, busybox_rootfs
+    from minidocker.network import lab, links, sandbox
+    lab.run_in(sandbox.reconcile)               # after a failure: the lab's owner is gone, so all goes
+    for path in tmp_path.glob("*-netns"):
+        links.remove_netns(path)
+
+
+def in_lab(function, *args):
+    from minidocker.network import lab
+    try:
+        lab.run_in(function, *args)
+    except lab.LabError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+def nothing_left():
+    """Inside the lab host: no veth, netns, endpoint or rule of ours remains."""
+    from minidocker import paths
+    from minidocker.network import firewall, links, store
+    left = [link["name"] for link in links.describe() if link["name"].startswith(links.HOST_PREFIX)]
+    assert not left, f"veths left: {left}"
+    assert not list((paths.run_root() / "netns").glob("*")), "netns files left"
+    assert not store.endpoints(), "endpoint records left"
+    assert not firewall.table_exists(), firewall.nft("list ruleset")
+    deadline = time.monotonic() + 5       # the lab is a subreaper: a DNS server left would be its child
+    while time.monotonic() < deadline:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            break
+        time.sleep(0.05)
+    from support import processes
+    left = [pid for pid, (state, ppid) in processes().items() if ppid == os.getpid() and state not in "ZX"]
+    assert not left, f"processes left: {left}"
+
+
+def side_netns(directory: Path, name: str, bridge: str, host_address: str, address: str):
+    """Another namespace plugged into the lab host (an outside client, or "the internet")."""
+    from minidocker.network import links
+    path = directory / f"{name}-netns"
+    links.create_netns(path)
+    links.ensure_bridge(bridge, host_address, 24)
+    links.plug(path, f"{name}-v", "eth0", bridge, address, 24, "02:00:00:00:00:0" + str(len(name) % 10),
+               gateway=host_address)
+    return path
+
+
+def serve(netns, proto: str, port: int) -> int:
+    """A server in `netns` that answers every client with the address it came from."""
+    from minidocker.network import links
+    pid = os.fork()
+    if pid == 0:
+        try:
+            links.enter(netns)
+            kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+            sock = socket.socket(socket.AF_INET, kind)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("0.0.0.0", port))
+            if proto == "tcp":
+                sock.listen()
+                while True:
+                    conn, peer = sock.accept()
+                    conn.sendall(peer[0].encode())
+                    conn.close()
+            while True:
+                _, peer = sock.recvfrom(100)
+                sock.sendto(peer[0].encode(), peer)
+        finally:
+            os._exit(0)
+    time.sleep(0.2)
+    return pid
+
+
+def ask(address: str, port: int, proto: str = "tcp", netns="/proc/self/ns/net", payload=b"?") -> str:
+    """What the server at address:port says, asked from this namespace or from `netns`."""
+    from minidocker.network import lab
+    answer_read, answer_write = os.pipe()
+
+    def client():
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        with socket.socket(socket.AF_INET, kind) as sock:
+            sock.settimeout(3)
+            sock.connect((address, port))
+            sock.send(payload)
+            while True:                         # TCP: to the end (the body may come apart from the headers)
+                data = sock.recv(1000)
+                os.write(answer_write, data)
+                if not data or proto == "udp":
+                    break
+    lab.run_in(client, netns=netns)
+    os.close(answer_write)
+    with os.fdopen(answer_read, "rb") as answer:
+        return answer.read().decode()
+
+
+def stop_servers(*pids):
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def test_default_bridge_ping_published_ports_nat_and_cleanup(lab_env):
+    directory, rootfs = lab_env
+
+    def scenario():
+        from minidocker import network
+        from minidocker.network import lab, links
+        client_ns = side_netns(directory, "client", "wan0", "198.51.100.1", "198.51.100.2")
+        internet_ns = side_netns(directory, "inet", "inet0", "203.0.113.1", "203.0.113.2")
+        a = network.attach("a" * 64, "web", network.NetworkOptions(publish=["8080:80", "5353:5353/udp"]))
+        b = network.attach("b" * 64, "pinger")
+        assert a.settings["IPAddress"] == "172.17.0.2" and b.settings["IPAddress"] == "172.17.0.3"
+        assert a.settings["Ports"] == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}],
+                                       "5353/udp": [{"HostIp": "0.0.0.0", "HostPort": "5353"}]}
+        assert "172.17.0.2\tweb" not in a.hosts and a.hosts.endswith(f"172.17.0.2\t{'a' * 12}\n")
+        web = lab.start(directory, lab.container_bundle(rootfs, directory / "b", "web",
+                                                        ["httpd", "-f", "-p", "80", "-h", "/etc"], a))
+        udp = serve(a.netns, "udp", 5353)
+        internet = serve(internet_ns, "tcp", 7000)
+        try:
+            pinger = lab.container_bundle(rootfs, directory / "b", "pinger", ["sh", "-c",
+                "ping -c1 -W3 172.17.0.2 && wget -qO- http://172.17.0.2/hostname && cat /etc/hostname /etc/resolv.conf "
+                "&& nc 203.0.113.2 7000 </dev/null"], b)
+            ran = lab.runtime(directory, "run", "--bundle", str(pinger), "pinger")
+            assert ran.returncode == 0, ran.stdout + ran.stderr
+            assert "1 packets received" in ran.stdout and "a" * 12 in ran.stdout and "b" * 12 in ran.stdout
+            assert "nameserver" in ran.stdout and "127.0.0.11" not in ran.stdout
+            assert ran.stdout.rstrip().endswith("203.0.113.1")        # MASQUERADE: the internet sees the host
+            for host in ("127.0.0.1", "198.51.100.1"):                 # the host itself, through the DNAT
+                assert subprocess.run(["wget", "-qO-", f"http://{host}:8080/hostname"], capture_output=True,
+                                      text=True, timeout=10).stdout == "a" * 12 + "\n"
+            answer = ask("198.51.100.1", 8080, netns=client_ns, payload=b"GET /hostname HTTP/1.0\r\n\r\n")
+            assert answer.startswith("HTTP/1.1 200") and "a" * 12 in answer         # TCP from outside
+            assert ask("198.51.100.1", 5353, "udp", netns=client_ns) == "198.51.100.2"   # UDP from outside
+            assert ask("172.17.0.1", 5353, "udp") == "172.17.0.1"
+        finally:
+            stop_servers(udp, internet)
+            lab.stop(directory, web)
+        network.detach("a" * 64)
+        network.detach("b" * 64)
+        network.detach("b" * 64)                        # idempotent
+        for path in (client_ns, internet_ns):
+            links.remove_netns(path)
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_user_networks_names_through_dns_and_isolation(lab_env):
+    directory, rootfs = lab_env
+
+    def scenario():
+        from minidocker import network
+        from minidocker.network import lab, networks, store
+        networks.create("front", "10.10.0.0/24")
+        networks.create("back", "10.20.0.0/24")
+        opts = lambda net, *aliases: network.NetworkOptions(network=net, aliases=list(aliases))  # noqa: E731
+        db = network.attach("d" * 64, "db", opts("front", "database"))
+        assert db.resolv_conf.startswith("nameserver 127.0.0.11\n") and db.settings["IPAddress"] == ""
+        assert db.settings["Networks"]["front"]["IPAddress"] == "10.10.0.2"
+        server = lab.start(directory, lab.container_bundle(rootfs, directory / "b", "db", ["sleep", "60"], db))
+        web = network.attach("e" * 64, "web", opts("front"))
+        other = network.attach("f" * 64, "outsider", opts("back"))
+        try:
+            def run(name, attachment, script):
+                bundle = lab.container_bundle(rootfs, directory / "b", name, ["sh", "-c", script], attachment)
+                return lab.runtime(directory, "run", "--bundle", str(bundle), name)
+            ran = run("web", web, "nslookup db && nslookup database && ping -c1 -W3 db")
+            assert ran.returncode == 0, ran.stdout + ran.stderr
+            assert ran.stdout.count("10.10.0.2") >= 3 and "1 packets received" in ran.stdout
+            later = network.attach("9" * 64, "later", opts("front"))        # a third, started later
+            ran = run("web2", web, "nslookup later")
+            assert "10.10.0.4" in ran.stdout, ran.stdout + ran.stderr
+            ran = run("outsider", other, "nslookup db; ping -c1 -W2 10.10.0.2")
+            assert ran.returncode != 0 and "10.10.0.2" not in ran.stdout.split("PING")[0]   # isolated
+            network.detach("9" * 64)
+            assert later.netns and not Path(later.netns).exists()
+            try:
+                networks.remove("front")
+                raise AssertionError("a network in use was removed")
+            except store.NetworkError as error:
+                assert "has active endpoints" in str(error)
+        finally:
+            lab.stop(directory, server)
+        for cid in ("d", "e", "f"):
+            network.detach(cid * 64)
+        assert sorted(networks.prune()) == ["back", "front"]
+        assert [n["Name"] for n in store.networks()] == ["bridge"]
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_ipam_hands_out_distinct_addresses_to_20_concurrent_attaches(lab_env):
+    def scenario():
+        from minidocker import network
+        from minidocker.network import store
+        children = []
+        for n in range(20):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    network.attach(f"{n:02d}" + "c" * 62, f"c{n}", owner_pid=os.getppid())
+                    os._exit(0)
+                except BaseException:
+                    os._exit(1)
+            children.append(pid)
+        assert all(os.waitpid(pid, 0)[1] == 0 for pid in children)
+        addresses = [net["IPAddress"] for ep in store.endpoints() for net in ep["Networks"].values()]
+        assert len(addresses) == 20 and len(set(addresses)) == 20
+        for n in range(20):
+            network.detach(f"{n:02d}" + "c" * 62)
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_a_killed_owner_leaves_nothing_after_prune(lab_env, minidocker):
+    def scenario():
+        from minidocker.network import store
+        owner = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom minidocker import network\n"
+                                  "network.attach('k' * 64, 'killed', network.NetworkOptions(network='front', "
+                                  "publish=['8081:80']))\nprint('ready', flush=True)\ntime.sleep(60)"],
+                                 stdout=subprocess.PIPE, text=True)
+        assert owner.stdout.readline() == "ready\n"
+        owner.kill()
+        owner.wait()
+        assert store.endpoints()            # what the killed command made is still there...
+        assert minidocker("network", "prune", "-f").stdout == "Deleted Networks:\nfront\n"
+        nothing_left()                      # ...until the reconcile of prune
+        from minidocker.network import links
+        assert [link["name"] for link in links.describe()] == ["lo"]
+
+    def with_network():
+        assert minidocker("network", "create", "front").returncode == 0
+        scenario()
+    in_lab(with_network)
+
+
+def test_bad_input_is_one_line_and_leaves_nothing(lab_env, minidocker):
+    def scenario():
+        from minidocker import network
+        from minidocker.errors import MinidockerError
+        from minidocker.network import links
+
+        def refused(args, message):
+            result = minidocker("network", *args)
+            assert result.returncode == 1 and result.stderr == f"minidocker: {message}\n", result
+        assert minidocker("network", "create", "--subnet", "10.30.0.0/16", "one").returncode == 0
+        refused(["create", "--subnet", "10.30.5.0/24", "two"],
+                "invalid pool request: Pool overlaps with other one on this address space")
+        refused(["create", "--subnet", "10.40.0.0/24", "--gateway", "10.41.0.1", "two"],
+                "no matching subnet for gateway 10.41.0.1")
+        refused(["create", "--subnet", "nonsense", "two"], "invalid CIDR address: nonsense")
+        refused(["create", "one"], "network with name one already exists")
+        refused(["rm", "nowhere"], "network nowhere not found")
+        refused(["rm", "bridge"], "bridge is a pre-defined network and cannot be removed")
+        refused(["connect", "one", "nobody"], "No such container: nobody")
+        network.attach("p" * 64, "holder", network.NetworkOptions(publish=["8080:80"]))
+        network.attach("r" * 64, "user", network.NetworkOptions(network="one"))
+        result = minidocker("network", "rm", "one")
+        assert result.returncode == 1 and result.stderr.endswith("has active endpoints\n")
+        network.detach("r" * 64)
+        blocker = socket.socket()
+        blocker.bind(("0.0.0.0", 9000))
+        for options, message in (
+                (dict(publish=["80:http"]), "invalid containerPort: http"),
+                (dict(publish=["x:80"]), "invalid hostPort: x"),
+                (dict(publish=["80/sctp"]), "invalid proto: sctp"),
+                (dict(publish=["8080:80"]), "Bind for 0.0.0.0:8080 failed: port is already allocated"),
+                (dict(publish=["9000:80"]), "failed to bind host port for 0.0.0.0:9000/tcp: address already in use"),
+                (dict(network="nowhere"), "network nowhere not found"),
+                (dict(dns=["not-an-ip"]), "not-an-ip is not an ip address"),
+                (dict(network="container:" + "p" * 12, publish=["1:1"]),
+                 "conflicting options: port publishing and the container type network mode")):
+            try:
+                network.attach("q" * 64, "refused", network.NetworkOptions(**options))
+                raise AssertionError(f"accepted {options}")
+            except MinidockerError as error:
+                assert str(error) == message
+            assert [link["name"] for link in links.describe() if link["name"].startswith("mdv")] == ["mdvpppppppppp0"]
+            assert not (Path(os.environ["MINIDOCKER_RUNROOT"]) / "netns" / ("q" * 64)).exists()
+        blocker.close()
+        network.detach("p" * 64)
+        assert minidocker("network", "rm", "one").stdout == "one\n"
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_port_verb_publish_all_and_connect(lab_env, minidocker):
+    def scenario():
+        from minidocker import network
+        from minidocker.network import links
+        a = network.attach("a" * 64, "web", network.NetworkOptions(
+            publish=["127.0.0.1:8080:80"], publish_all=True, exposed=["80/tcp", "53/udp"]))
+        random_port = a.settings["Ports"]["53/udp"][0]["HostPort"]
+        assert minidocker("port", "web").stdout == f"53/udp -> 0.0.0.0:{random_port}\n80/tcp -> 127.0.0.1:8080\n"
+        assert minidocker("port", "web", "80").stdout == "127.0.0.1:8080\n"
+        missing = minidocker("port", "web", "81")
+        assert missing.returncode == 1 and missing.stderr == "minidocker: No public port '81/tcp' published for web\n"
+        assert minidocker("network", "create", "side").returncode == 0
+        assert minidocker("network", "connect", "side", "web").returncode == 0
+        inside = {link["name"]: link["addresses"] for link in links.describe(a.netns)}
+        assert inside["eth0"] == ["172.17.0.2/16"] and inside["eth1"][0].endswith(".0.2/16")
+        again = minidocker("network", "connect", "side", "web")
+        assert again.returncode == 1 and "already exists in network side" in again.stderr
+        assert minidocker("network", "disconnect", "side", "web").returncode == 0
+        assert "eth1" not in {link["name"] for link in links.describe(a.netns)}
+        network.detach("a" * 64)
+        assert minidocker("network", "rm", "side").returncode == 0
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_modes_files_and_what_run_ps_and_inspect_get(lab_env):
+    def scenario():
+        from minidocker import network
+        from minidocker.runtime.spec import default_spec
+        a = network.attach("a" * 64, "web", network.NetworkOptions(
+            publish=["8080:80"], exposed=["80/tcp", "443/tcp"], hostname="www", add_hosts=["db:10.1.2.3", "gw:host-gateway"],
+            dns=["192.0.2.53"]))
+        assert a.hostname == "www" and "10.1.2.3\tdb\n172.17.0.1\tgw\n172.17.0.2\twww\n" in a.hosts
+        assert a.resolv_conf.startswith("nameserver 192.0.2.53\n")
+        spec = default_spec()
+        a.apply_to_spec(spec)
+        assert {"type": "network", "path": a.netns} in spec["linux"]["namespaces"] and spec["hostname"] == "www"
+        assert network.ps_ports("a" * 64) == "0.0.0.0:8080->80/tcp, 443/tcp"
+        assert network.network_settings("a" * 64)["Ports"] == {
+            "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "443/tcp": None}
+        joined = network.attach("j" * 64, "sidecar", network.NetworkOptions(network="container:web"))
+        assert joined.netns == a.netns and joined.hosts == a.hosts and joined.mode == "container"
+        none = network.attach("n" * 64, "alone", network.NetworkOptions(network="none"))
+        host = network.attach("h" * 64, "hosted", network.NetworkOptions(network="host"))
+        for attachment, expected in ((none, [{"type": "network"}]), (host, [])):
+            spec = default_spec()
+            attachment.apply_to_spec(spec)
+            assert [ns for ns in spec["linux"]["namespaces"] if ns["type"] == "network"] == expected
+        assert host.hostname == socket.gethostname() and none.settings["Networks"] == {
+            "none": {"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}}
+        for cid in "ajnh":
+            network.detach(cid * 64)
+        nothing_left()
+    in_lab(scenario)
+
+
+def upstream_resolver(address: str, answer: str) -> int:
+    """A DNS server in this namespace answering every A question with `answer` (the "host's")."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            from dnslib import QTYPE, RR, A, DNSRecord
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind((address, 53))
+            while True:
+                query, peer = sock.recvfrom(4096)
+                request = DNSRecord.parse(query)
+                reply = request.reply()
+                if request.q.qtype == QTYPE.A:
+                    reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(answer), ttl=60))
+                sock.sendto(reply.pack(), peer)
+        finally:
+            os._exit(0)
+    time.sleep(0.2)
+    return pid
+
+
+def test_embedded_dns_forwards_other_names_from_the_hosts_namespace(lab_env):
+    directory, rootfs = lab_env
+
+    def scenario():
+        from minidocker import network
+        from minidocker.network import lab, networks
+        resolver = upstream_resolver("127.0.0.1", "192.0.2.99")    # on the host's loopback: unreachable
+        try:                                                         # from the container, but not from
+            networks.create("app", "10.50.0.0/24")                   # a socket born in the host's netns
+            c = network.attach("c" * 64, "asker", network.NetworkOptions(network="app", dns=["127.0.0.1"]))
+            bundle = lab.container_bundle(rootfs, directory / "b", "asker", ["nslookup", "example.test"], c)
+            ran = lab.runtime(directory, "run", "--bundle", str(bundle), "asker")
+            assert "192.0.2.99" in ran.stdout, ran.stdout + ran.stderr
+            network.detach("c" * 64)
+            networks.remove("app")
+        finally:
+            stop_servers(resolver)
+        nothing_left()
+    in_lab(scenario)
