@@ -24,8 +24,14 @@ READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysr
 
 
 def all_capabilities() -> list:
-    """Every capability this kernel knows (what --privileged and --cap-add ALL give)."""
-    return CAPABILITIES[:last_cap() + 1]
+    """Every capability we hold ourselves (what --privileged and --cap-add ALL give), as moby's
+    GetAllCapabilities: a host (or a container) may lack some, and none can be given that we lack."""
+    bounding = 0
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("CapBnd:"):
+                bounding = int(line.split()[1], 16)
+    return [cap for number, cap in enumerate(CAPABILITIES[:last_cap() + 1]) if bounding >> number & 1]
 
 
 def normalize(names) -> list:
