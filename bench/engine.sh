@@ -3,6 +3,7 @@
 # in one hyperfine run:   minidocker run --rm busybox true   vs   podman run --rm --network none busybox true
 # the same busybox image in both (minidocker saves it, podman loads it; podman runs runc with its own
 # default seccomp profile, as minidocker now applies Docker's). Prints medians, CPU time and ratios.
+# The third command shows what Docker's seccomp profile costs minidocker (compiled by libseccomp per start).
 # Needs root, hyperfine and podman (./course setup). PYTHON=… picks the interpreter (and so the tree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,8 @@ sh scripts/mkrootfs-busybox "$work/rootfs"
 "$PY" -m minidocker import -c 'CMD ["sh"]' "$work/rootfs" busybox:latest >/dev/null
 "$PY" -m minidocker save -o "$work/busybox.tar" busybox:latest
 $podman load -q -i "$work/busybox.tar" >/dev/null
-hyperfine -N --warmup 3 --runs ${RUNS:-20} --export-json "$work/result.json" \
+hyperfine -N ${SHOW:+--show-output} --warmup 3 --runs ${RUNS:-20} --export-json "$work/result.json" \
   -n "minidocker run --rm" "$PY -m minidocker run --rm busybox true" \
-  -n "podman run --rm" "$podman run --rm --network none busybox true"
+  -n "podman run --rm" "$podman run --rm --network none busybox true" \
+  -n "minidocker, seccomp=unconfined" "$PY -m minidocker run --rm --security-opt seccomp=unconfined busybox true"
 "$PY" bench/ratios.py "$work/result.json"
