@@ -2,12 +2,9 @@
 
 # %% notebooks/06_containers.ipynb cell f51fa959
 """`minidocker run IMAGE` (or `--rootfs DIR`): record a container, mount its layers, write its bundle, run it."""
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minidocker import paths
 from minidocker.container import bundle as _bundle, defaults
 from minidocker.container import layer, record as _record
 from minidocker.container.signals import Forwarder
@@ -104,9 +101,7 @@ def run(image: str, options: RunOptions) -> int:
     """Docker's `run` in the foreground: the container's exit status, or a MinidockerError."""
     check_host()
     with Forwarder(_record.runtime_root()) as forwarder:      # signals are ours before anything forks
-        if options.rootfs:
-            return run_rootfs(options, forwarder)
-        record = create(image, options)
+        record = create_rootfs(options) if options.rootfs else create(image, options)
         forwarder.container_id = record["ID"]
         directory = _record.directory(record)
         state = record["State"]
@@ -138,17 +133,17 @@ def check_rootfs(directory) -> Path:
     return rootfs
 
 
-def run_rootfs(options: RunOptions, forwarder: Forwarder) -> int:
-    """`run --rootfs DIR COMMAND`: a container in a directory, through the engine's bundle and the runtime."""
+def create_rootfs(options: RunOptions) -> dict:
+    """Record a container whose root is the directory `options.rootfs`, and write its bundle."""
     rootfs = check_rootfs(options.rootfs)
-    record = {"ID": os.urandom(32).hex(), "HostConfig": host_config(options),
-              "Config": container_config({}, options)}
-    record["Config"]["Hostname"] = options.hostname or record["ID"][:12]
-    forwarder.container_id = record["ID"]
-    bundle = paths.run_root() / "bundles" / record["ID"]
-    bundle.mkdir(parents=True, mode=0o700)
+    record = _record.create("", str(rootfs), container_config({}, options), host_config(options), options.name)
     try:
+        record["Config"]["Hostname"] = options.hostname or record["ID"][:12]
+        bundle = _record.directory(record) / "bundle"
+        bundle.mkdir()
         _bundle.write_bundle(bundle, record, {}, rootfs=rootfs)
-        return forwarder.run(bundle)
-    finally:
-        shutil.rmtree(bundle, ignore_errors=True)
+        _record.save(record)
+    except BaseException:
+        _record.remove(record)
+        raise
+    return record
