@@ -103,7 +103,7 @@ def podman(probe_rootfs, tmp_path_factory):
     assert run("import", "-", "localhost/probe:latest", input=tar).returncode == 0
     yield run
     run("rm", "--all", "--force")
-    run("system", "reset", "--force")
+    run("rmi", "--all", "--force")
     mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
               if line.split()[4].startswith(str(work))]
     for target in sorted(mounts, reverse=True):
