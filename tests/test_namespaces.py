@@ -100,9 +100,9 @@ def test_works_where_root_is_a_shared_mount_as_on_systemd_hosts(busybox_rootfs, 
     container's mounts would propagate to the host. Reproduce that host in a mount namespace."""
     script = f"""
         mount --make-rshared /
-        before=$(wc -l < /proc/self/mountinfo)
+        before=$(grep -c '{busybox_rootfs}' /proc/self/mountinfo)
         {sys.executable} -m minidocker run --rootfs {busybox_rootfs} --cap-add SYS_ADMIN sh -c 'mount -t tmpfs leak /tmp && echo inside' || exit 9
-        after=$(wc -l < /proc/self/mountinfo)
+        after=$(grep -c '{busybox_rootfs}' /proc/self/mountinfo)
         grep -q ' - tmpfs leak ' /proc/self/mountinfo && echo LEAKED
         echo "$before $after"
     """
