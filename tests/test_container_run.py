@@ -121,3 +121,46 @@ def test_interactive_tty(engine, tmp_path):
         cli.wait()
         os.close(master)
     assert b"/dev/pts/0" in seen and b"42" in seen
+
+
+def test_tty_window_size_at_start_and_after_a_resize(engine, tmp_path):
+    """-t: the container's terminal has the size of ours (process.consoleSize), and follows it on
+    SIGWINCH. Under a real pty: `stty size` inside, before and after the outer terminal is resized."""
+    import fcntl, struct, termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env.update(MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_RUNROOT=str(tmp_path / "run"))
+
+    def session():          # the CLI as the session leader of its own terminal, as in a real shell
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    cli = subprocess.Popen([sys.executable, "-m", "minidocker", "run", "-it", "--rm", "busybox", "sh"],
+                           stdin=slave, stdout=slave, stderr=slave, env=env, preexec_fn=session)
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker):
+        nonlocal seen
+        deadline = time.monotonic() + 10
+        while marker not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    return
+    try:
+        read_until(b"# ")
+        os.write(master, b"echo A$(stty size)A\n")
+        read_until(b"A33 111A")
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 122, 0, 0))   # SIGWINCH to the CLI
+        time.sleep(0.5)
+        os.write(master, b"echo B$(stty size)B; exit 3\n")
+        read_until(b"B44 122B")
+        assert cli.wait(timeout=20) == 3
+    finally:
+        cli.kill()
+        cli.wait()
+        os.close(master)
+    assert b"B44 122B" in seen, seen[-300:]          # SIGWINCH: the engine resizes the container's terminal
+    assert b"A33 111A" in seen, seen[-300:]          # at start: the runtime applies process.consoleSize

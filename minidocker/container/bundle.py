@@ -6,18 +6,21 @@ import json
 import re
 from pathlib import Path
 
-from minidocker.errors import MinidockerError
-from minidocker.runtime.spec import default_spec
+from minidocker.container import defaults
+from minidocker.errors import MinidockerError, UsageError
+from minidocker.runtime import inroot
 
 CPU_PERIOD = 100_000                     # microseconds; --cpus=1.5 is a quota of 150000 per period
 SIZE = re.compile(r"^(\d+(?:\.\d+)?)([kmgt]?)b?$", re.IGNORECASE)
+MIN_MEMORY = 6 * 1024 * 1024             # Docker refuses less
+ACCOUNTS_LIMIT = 4 << 20                 # bytes read from an image's /etc/passwd or /etc/group, at most
 
 
 def parse_bytes(text: str) -> int:
     """Docker's RAMInBytes: 512, 64k, 50m, 1.5g (binary units, an optional trailing b)."""
     match = SIZE.match(text.strip())
     if not match:
-        raise MinidockerError(f"invalid size: '{text}'")
+        raise UsageError(f"invalid size: '{text}'")
     return int(float(match.group(1)) * 1024 ** "bkmgt".index(match.group(2).lower() or "b"))
 
 
@@ -31,34 +34,46 @@ def command(image_config: dict, args: list, entrypoint: str | None) -> list:
     return full
 
 
-def _lookup(path: Path, key: str, by_name: bool):
-    """A line of /etc/passwd or /etc/group by name (or by number), as its fields."""
+# %% notebooks/06_containers.ipynb cell 4510cc5e
+def _entries(rootfs: Path, path: str) -> list:
+    """The lines of `path` (passwd or group format) inside the image, as field lists; [] if missing."""
     try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        fields = line.split(":")
-        if len(fields) >= 4 and fields[0 if by_name else 2] == key:
-            return fields
-    return None
+        data = inroot.read_file_in_root(rootfs, path, ACCOUNTS_LIMIT)
+    except OSError as error:
+        raise MinidockerError(f"{path} in the image: {error.strerror or error}") from None
+    lines = (data or b"").decode(errors="replace").splitlines()
+    return [fields for fields in (line.split(":") for line in lines) if len(fields) >= 4 and fields[2].isdigit()]
 
 
-def resolve_user(rootfs: Path, spec: str) -> dict:
-    """`user[:group]` by name or number -> the OCI user, with HOME from the container's passwd."""
+def _find(entries: list, key: str):
+    """The entry named `key`, or numbered `key` when it is all digits."""
+    return next((f for f in entries if f[2 if key.isdigit() else 0] == key), None)
+
+
+def resolve_user(rootfs: Path, spec: str, group_add=()) -> dict:
+    """`user[:group]` by name or number -> the OCI user (with additionalGids) and the user's HOME."""
     user, _, group = (spec or "0").partition(":")
-    entry = _lookup(rootfs / "etc/passwd", user, by_name=not user.isdigit())
+    entry = _find(_entries(rootfs, "/etc/passwd"), user)
     if entry is None and not user.isdigit():
         raise MinidockerError(f"unable to find user {user}: no matching entries in passwd file")
     uid = int(user) if user.isdigit() else int(entry[2])
-    gid = int(entry[3]) if entry else 0
+    gid = int(entry[3]) if entry and entry[3].isdigit() else 0
+    groups = _entries(rootfs, "/etc/group") if (entry or group or group_add) else []
+    extra = []
     if group:
-        found = _lookup(rootfs / "etc/group", group, by_name=not group.isdigit())
+        found = _find(groups, group)
         if found is None and not group.isdigit():
             raise MinidockerError(f"unable to find group {group}: no matching entries in group file")
         gid = int(group) if group.isdigit() else int(found[2])
+    elif entry:
+        extra = [int(g[2]) for g in groups if entry[0] in g[3].split(",")]
+    for name in group_add:
+        found = _find(groups, name)
+        if found is None and not name.isdigit():
+            raise MinidockerError(f"Unable to find group {name}: no matching entries in group file")
+        extra.append(int(name) if name.isdigit() else int(found[2]))
     home = entry[5] if entry and len(entry) > 5 else "/"
-    return {"uid": uid, "gid": gid, "home": home}
+    return {"uid": uid, "gid": gid, "additionalGids": sorted(set(extra)), "home": home}
 
 
 def environment(image_env: list, overrides: dict, hostname: str, home: str, tty: bool) -> list:
@@ -72,36 +87,54 @@ def environment(image_env: list, overrides: dict, hostname: str, home: str, tty:
     return [f"{key}={value}" for key, value in env.items()]
 
 
-def resources(memory=None, cpus=None, pids_limit=None) -> dict:
+# %% notebooks/06_containers.ipynb cell adbc1d40
+def resources(memory=None, cpus=None, pids_limit=None, memory_swap=None) -> dict:
+    """Docker's -m/--memory-swap/--cpus/--pids-limit as OCI linux.resources (errors in Docker's words)."""
     found = {}
-    if memory:
-        found["memory"] = {"limit": parse_bytes(memory), "swap": parse_bytes(memory)}
+    limit = parse_bytes(memory) if memory else 0
+    swap = -1 if str(memory_swap).strip() == "-1" else parse_bytes(memory_swap) if memory_swap else 0
+    if limit and limit < MIN_MEMORY:
+        raise UsageError("Minimum memory limit allowed is 6MB")
+    if swap and not limit:
+        raise UsageError("You should always set the Memory limit when using Memoryswap limit, see usage")
+    if swap > 0 and swap < limit:
+        raise UsageError("Minimum memoryswap limit should be larger than memory limit, see usage")
+    if limit:
+        found["memory"] = {"limit": limit, "swap": swap or 2 * limit}
     if cpus:
-        found["cpu"] = {"quota": int(float(cpus) * CPU_PERIOD), "period": CPU_PERIOD}
+        try:
+            found["cpu"] = {"quota": int(float(cpus) * CPU_PERIOD), "period": CPU_PERIOD}
+        except ValueError:
+            raise UsageError(f'invalid argument "{cpus}" for "--cpus" flag') from None
     if pids_limit:
         found["pids"] = {"limit": int(pids_limit)}
     return found
 
 
-def write_bundle(bundle: Path, record: dict, image_config: dict) -> dict:
+# %% notebooks/06_containers.ipynb cell 25bc70e2
+def write_bundle(bundle: Path, record: dict, image_config: dict, rootfs: Path | None = None) -> dict:
     """Write bundle/config.json (and the container's /etc/hostname and /etc/hosts) for `record`."""
     config, host = record["Config"], record["HostConfig"]
     hostname = config["Hostname"]
-    user = resolve_user(bundle / "rootfs", config.get("User") or "")
-    spec = default_spec()
+    root = Path(rootfs) if rootfs else bundle / "rootfs"
+    user = resolve_user(root, config.get("User") or "", host.get("GroupAdd") or [])
+    spec = defaults.container_spec(host)
     spec["process"].update(
         terminal=bool(config.get("Tty")), args=config["Cmd"], cwd=config.get("WorkingDir") or "/",
-        user={"uid": user["uid"], "gid": user["gid"]},
+        user={key: user[key] for key in ("uid", "gid", "additionalGids")},
         env=environment(image_config.get("Env"), config.get("EnvOverrides") or {}, hostname, user["home"],
                         bool(config.get("Tty"))))
-    spec["root"] = {"path": "rootfs", "readonly": False}
+    if config.get("Tty") and host.get("ConsoleSize"):
+        spec["process"]["consoleSize"] = dict(zip(("height", "width"), host["ConsoleSize"]))
+    if rootfs:
+        spec["root"]["path"] = str(root)
     spec["hostname"] = hostname
     (bundle / "hostname").write_text(hostname + "\n")
     (bundle / "hosts").write_text(f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                                   f"127.0.1.1\t{hostname}\n")
     for name in ("hostname", "hosts"):
         spec["mounts"].append({"destination": f"/etc/{name}", "type": "bind", "source": name,
-                               "options": ["rbind", "rprivate"]})
+                               "options": ["rbind", "rprivate"] + (["ro"] if host.get("ReadonlyRootfs") else [])})
     spec["linux"]["resources"].update(host.get("Resources") or {})
     spec["linux"]["cgroupsPath"] = f"minidocker/{record['ID']}"
     (bundle / "config.json").write_text(json.dumps(spec, indent=1))
