@@ -20,7 +20,6 @@ export CONTAINERS_CONF=$work/containers.conf MINIDOCKER_ROOT=$work/md MINIDOCKER
 podman="podman --root $work/podman --runroot $work/podman-run --tmpdir $work/podman-tmp --storage-driver overlay --runtime runc"
 cleanup() {
   $podman rm -af >/dev/null 2>&1 || true
-  $podman system reset -f >/dev/null 2>&1 || true
   awk -v t="$work/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
     while read -r m; do umount -l "$m" || true; done
   rm -rf --one-file-system "$work"

@@ -20,7 +20,7 @@ work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/minidocker-network.XXXXXX")
 export MINIDOCKER_ROOT=$work/state MINIDOCKER_RUNROOT=$work/run
 had_cni=$([ -e /var/lib/cni ] && echo 1 || true)       # CNI's result cache is always /var/lib/cni
 cleanup() {
-  [ -n "${podman:-}" ] && { $podman rm -af >/dev/null 2>&1 || true; $podman system reset -f >/dev/null 2>&1 || true; }
+  [ -n "${podman:-}" ] && { $podman rm -af >/dev/null 2>&1 || true; }
   [ -z "$had_cni" ] && rm -rf /var/lib/cni
   awk -v t="$work/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
     while read -r m; do umount -l "$m" || true; done

@@ -91,7 +91,7 @@ def remove(text: str, force=False):
                              "stop the container before removing or force remove")
     release(record)
     _record.remove(record)
-    if not Store().has_image(record["Image"]):
+    if record["Image"] and not Store().has_image(record["Image"]):   # --rootfs: no image
         check.collect_garbage()
 
 

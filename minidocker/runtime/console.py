@@ -6,6 +6,7 @@
 import fcntl
 import os
 import socket
+import struct
 import termios
 
 from minidocker.errors import MinidockerError
@@ -22,11 +23,14 @@ def connect(path) -> socket.socket:
     return sock
 
 
-def make_console(sock_fd: int, uid: int = 0):
-    """In the init, after pivot_root: open a pty, send its master away, make the slave our stdio."""
+def make_console(sock_fd: int, uid: int = 0, size: dict | None = None):
+    """In the init, after pivot_root: open a pty, send its master away, make the slave our stdio.
+    `size` is process.consoleSize ({"height", "width"}): the window size from the first byte on."""
     master, slave = os.openpty()
     name = os.ttyname(slave)
     os.fchown(slave, uid, -1)
+    if size:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size.get("height", 0), size.get("width", 0), 0, 0))
     with socket.socket(fileno=sock_fd) as sock:
         socket.send_fds(sock, [name.encode()], [master])
     os.close(master)

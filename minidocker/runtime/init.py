@@ -139,7 +139,8 @@ def container_init(bundle, channel: Channel, cgroups: mounts.CgroupView, no_pivo
         if process.get("terminal"):
             if channel.console < 0:
                 raise OSError("process.terminal is true but no --console-socket was given")
-            console.make_console(channel.console, (process.get("user") or {}).get("uid", 0))
+            console.make_console(channel.console, (process.get("user") or {}).get("uid", 0),
+                                 process.get("consoleSize"))
         if "hostname" in config:
             libc.sethostname(config["hostname"])
         if config.get("domainname"):
