@@ -96,3 +96,131 @@ def umoci_layout(path: Path, rootfs: Path, tag="bb", extra_files=None, cmd="sh")
     run("umoci", "config", "--image", f"{path}:{tag}", "--config.cmd", cmd)
     shutil.rmtree(bundle)
     return f"oci:{path}:{tag}"
+
+
+class Proxy:
+    """A plain-HTTP proxy on 127.0.0.1 in front of a real registry that misbehaves on request:
+    `faults` is a dict the test changes at will —
+      rate_limit: N   answer the next N manifest requests with 429 and Retry-After: 1
+      wrong_digest    send a false Docker-Content-Digest with manifests
+      schema1         serve a schema 1 manifest instead of the real one
+      truncate: N     cut the next N blob bodies in half (then drop the connection)
+      throttle: S     sleep S seconds between 64 KiB pieces of blob bodies
+      slow_upload: S  read uploads 64 KiB every S seconds
+    and `requests` records (method, path, Range header)."""
+
+    def __init__(self, upstream: Registry):
+        self.upstream, self.port, self.faults, self.requests = upstream, free_port(), {}, []
+        self.host = f"127.0.0.1:{self.port}"
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                proxy.forward(self)
+            do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def forward(self, handler):
+        self.requests.append((handler.command, handler.path, handler.headers.get("Range")))
+        is_manifest, is_blob = "/manifests/" in handler.path, "/blobs/sha256:" in handler.path
+        if is_manifest and handler.command == "GET" and self.faults.get("rate_limit"):
+            self.faults["rate_limit"] -= 1
+            body = b'{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}'
+            return self._reply(handler, 429, {"Retry-After": "1", "Content-Type": "application/json"}, body)
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = b""
+        while len(body) < length:                     # slow_upload: S seconds per 64 KiB received
+            body += handler.rfile.read(min(65536, length - len(body)))
+            time.sleep(self.faults.get("slow_upload", 0))
+        body = body or None
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "connection")}
+        conn = http.client.HTTPConnection(self.upstream.host, timeout=60)
+        conn.request(handler.command, handler.path, body=body, headers=headers)
+        response = conn.getresponse()
+        out = {k: v for k, v in response.getheaders() if k.lower() not in ("connection", "transfer-encoding", "content-length")}
+        if handler.command == "HEAD":
+            out["_length"] = response.getheader("Content-Length", "0")
+        data = response.read()
+        conn.close()
+        if is_manifest and handler.command == "GET" and response.status == 200:
+            if self.faults.get("wrong_digest"):
+                out["Docker-Content-Digest"] = "sha256:" + "0" * 64
+            if self.faults.get("schema1"):
+                data = json.dumps({"schemaVersion": 1, "name": "x", "tag": "y", "fsLayers": [], "history": []}).encode()
+                out["Content-Type"] = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+                out.pop("Docker-Content-Digest", None)
+        if is_blob and handler.command == "GET" and response.status in (200, 206):
+            if self.faults.get("truncate") and len(data) > 4096:      # layers, not configs
+                self.faults["truncate"] -= 1
+                return self._reply(handler, response.status, out, data, cut=len(data) // 2)
+            if self.faults.get("throttle"):
+                return self._reply(handler, response.status, out, data, pause=self.faults["throttle"])
+        self._reply(handler, response.status, out, data)
+
+    def _reply(self, handler, status, headers, data, cut=None, pause=0):
+        handler.send_response(status)
+        for k, v in headers.items():
+            if k != "_length":
+                handler.send_header(k, v)
+        handler.send_header("Content-Length", headers.get("_length") or str(len(data)))
+        handler.end_headers()
+        if handler.command == "HEAD":
+            return
+        try:
+            if cut is not None:
+                handler.wfile.write(data[:cut])
+                handler.wfile.flush()
+                handler.close_connection = True
+                handler.connection.shutdown(socket.SHUT_RDWR)
+                return
+            for i in range(0, len(data), 65536):
+                handler.wfile.write(data[i:i + 65536])
+                if pause:
+                    handler.wfile.flush()
+                    time.sleep(pause)
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def add_platform_index(layout: Path, tag: str, new_tag: str) -> str:
+    """Give an OCI layout a tag naming an index: the image `tag` as linux/<this machine> and a
+    copy of it whose config says linux/arm64/v8 (or amd64 on an arm64 machine)."""
+    from minidocker.image import oci
+    index = json.loads((layout / "index.json").read_text())
+    desc = next(m for m in index["manifests"] if m.get("annotations", {}).get(oci.REF_ANNOTATION) == tag)
+
+    def blob(digest):
+        return (layout / "blobs/sha256" / digest.split(":")[1]).read_bytes()
+
+    def put(data):
+        import hashlib
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        (layout / "blobs/sha256" / digest.split(":")[1]).write_bytes(data)
+        return {"digest": digest, "size": len(data)}
+    manifest = json.loads(blob(desc["digest"]))
+    config = json.loads(blob(manifest["config"]["digest"]))
+    other = "amd64" if oci.architecture() == "arm64" else "arm64"
+    config.update(architecture=other, **({"variant": "v8"} if other == "arm64" else {}))
+    other_config = put(json.dumps(config).encode())
+    other_manifest = put(json.dumps({**manifest, "config": {**manifest["config"], **other_config}}).encode())
+    entries = [{"mediaType": oci.MANIFEST, "digest": desc["digest"], "size": desc["size"],
+                "platform": {"os": "linux", "architecture": oci.architecture()}},
+               {"mediaType": oci.MANIFEST, **other_manifest,
+                "platform": {"os": "linux", "architecture": other, **({"variant": "v8"} if other == "arm64" else {})}}]
+    listed = put(json.dumps({"schemaVersion": 2, "mediaType": oci.INDEX, "manifests": entries}).encode())
+    index["manifests"].append({"mediaType": oci.INDEX, **listed, "annotations": {oci.REF_ANNOTATION: new_tag}})
+    (layout / "index.json").write_text(json.dumps(index))
+    return f"oci:{layout}:{new_tag}"

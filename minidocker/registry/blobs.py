@@ -69,7 +69,7 @@ def _receive(session, url: str, fd: int, state: dict, size: int, report):
         elif response.status not in (200, 206):
             response.read()
             raise RegistryError(f"error pulling blob {url.rsplit('/', 1)[-1]}: {error_text(response)}")
-        for chunk in response.stream(CHUNK):
+        for chunk in response.stream(1 << 16):          # small reads: a broken stream loses little
             if offset + len(chunk) > size:
                 raise DigestMismatch(f"filesystem layer verification failed for digest {url.rsplit('/', 1)[-1]}: "
                                      f"the registry sent more than its {size} bytes")
@@ -115,10 +115,16 @@ def fetch_small(session, repository: str, desc: dict, limit: int = 8 << 20) -> b
     """A config (or manifest-sized) blob in memory, verified; refused above `limit` bytes."""
     if int(desc.get("size", 0)) > limit:
         raise RegistryError(f"blob {desc['digest']} is {desc['size']} bytes: too big for an image config")
-    response = session.request("GET", f"/v2/{repository}/blobs/{desc['digest']}")
+    for attempt in range(ATTEMPTS):
+        try:
+            response = session.request("GET", f"/v2/{repository}/blobs/{desc['digest']}")
+            break
+        except NetworkError:
+            if attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * attempt)
     if response.status != 200:
         raise RegistryError(f"error pulling blob {desc['digest']}: {error_text(response)}")
-    data = response.data
-    if "sha256:" + hashlib.sha256(data).hexdigest() != desc["digest"]:
+    if "sha256:" + hashlib.sha256(response.data).hexdigest() != desc["digest"]:
         raise DigestMismatch(f"image config verification failed for digest {desc['digest']}")
-    return data
+    return response.data

@@ -64,6 +64,8 @@ def network_error(method: str, url: str, error: Exception) -> NetworkError:
         text = f"dial tcp {host}: connect: connection refused"
     elif "Name or service not known" in text or "NameResolution" in type(reason).__name__:
         text = f"dial tcp: lookup {host.rsplit(':', 1)[0]}: no such host"
+    elif "IncompleteRead" in text or "Connection broken" in text:
+        text = "unexpected EOF"
     return NetworkError(f'{method.title()} "{url}": {text}')
 
 

@@ -1,0 +1,197 @@
+"""minidocker pulls from the CNCF registry (distribution) what skopeo put there — umoci-made OCI
+images, Docker schema 2 images, an OCI index — with Docker's lines, verifies every byte, records
+RepoDigests, runs what it pulled, and refuses what does not check out, leaving the store as it was."""
+import json, os, shutil, subprocess
+
+import pytest
+
+from image_helpers import snapshot
+from registry_support import Proxy, Registry, add_platform_index, free_port, seed, skopeo, umoci_layout
+from support import require, require_root
+
+
+@pytest.fixture(autouse=True)
+def private_config(tmp_path, monkeypatch):
+    """Credentials and daemon.json of the test's own; never the Hub."""
+    monkeypatch.setenv("MINIDOCKER_CONFIG", str(tmp_path / "dotminidocker"))
+    monkeypatch.setenv("MINIDOCKER_DAEMON_JSON", str(tmp_path / "etc/daemon.json"))
+    monkeypatch.setenv("MINIDOCKER_HUB", "http://127.0.0.1:9")      # discard port: nothing answers
+
+
+@pytest.fixture(scope="session")
+def layouts(tmp_path_factory, busybox_rootfs):
+    require_root()
+    for tool in ("skopeo", "umoci", "docker-registry"):
+        require(shutil.which(tool), f"{tool} is not installed (./course setup installs it)")
+    layout = tmp_path_factory.mktemp("layouts") / "L"
+    refs = {"bb": umoci_layout(layout, busybox_rootfs, "bb"),
+            "two": umoci_layout(layout, busybox_rootfs, "two", {"etc/two": "two\n"})}
+    refs["multi"] = add_platform_index(layout, "bb", "multi")
+    return refs
+
+
+@pytest.fixture
+def registry(tmp_path, layouts):
+    reg = Registry(tmp_path / "registry")
+    try:
+        seed(layouts["bb"], reg, "library/busybox:latest")
+        seed(layouts["two"], reg, "tests/two:1")
+        yield reg
+    finally:
+        reg.stop()
+
+
+def digest_of(registry, name):
+    return json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/{name}").stdout)["Digest"]
+
+
+def layer_ids(registry, name):
+    return [d[7:19] for d in json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/{name}").stdout)["Layers"]]
+
+
+def test_pull_prints_dockers_lines_and_the_image_runs(minidocker, registry):
+    name = f"{registry.host}/library/busybox"
+    digest, (layer,) = digest_of(registry, "library/busybox:latest"), layer_ids(registry, "library/busybox:latest")
+    result = minidocker("pull", name)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        "Using default tag: latest", "latest: Pulling from library/busybox", f"{layer}: Pulling fs layer",
+        f"{layer}: Verifying Checksum", f"{layer}: Download complete", f"{layer}: Pull complete",
+        f"Digest: {digest}", f"Status: Downloaded newer image for {name}:latest", f"{name}:latest"]
+    ran = minidocker("run", "--rm", name, "sh", "-c", "echo pulled and ran")
+    assert (ran.returncode, ran.stdout) == (0, "pulled and ran\n"), ran.stderr
+    again = minidocker("pull", f"{name}:latest")
+    assert again.stdout.splitlines()[-2:] == [f"Status: Image is up to date for {name}:latest", f"{name}:latest"]
+    assert f"{layer}: Already exists" in again.stdout
+    assert minidocker("pull", "-q", name).stdout == f"{name}:latest\n"
+
+
+def test_a_second_image_reuses_the_layer_it_shares(minidocker, registry):
+    assert minidocker("pull", f"{registry.host}/library/busybox").returncode == 0
+    base, top = layer_ids(registry, "tests/two:1")
+    result = minidocker("pull", f"{registry.host}/tests/two:1")
+    assert f"{base}: Already exists\n{top}: Pulling fs layer\n" in result.stdout, result.stdout
+    ran = minidocker("run", "--rm", f"{registry.host}/tests/two:1", "cat", "/etc/two")
+    assert ran.stdout == "two\n", ran.stderr
+
+
+def test_repo_digests_pull_by_digest_and_rmi_by_digest(minidocker, registry):
+    name, digest = f"{registry.host}/tests/two", digest_of(registry, "tests/two:1")
+    by_digest = minidocker("pull", f"{name}@{digest}")
+    assert by_digest.returncode == 0, by_digest.stderr
+    assert by_digest.stdout.splitlines()[0] == f"{digest}: Pulling from tests/two"
+    assert by_digest.stdout.splitlines()[-2:] == [f"Status: Downloaded newer image for {name}@{digest}", f"{name}@{digest}"]
+    assert minidocker("pull", f"{name}:1").returncode == 0
+    doc = json.loads(minidocker("image", "inspect", f"{name}:1").stdout)[0]
+    assert doc["RepoDigests"] == [f"{name}@{digest}"] and doc["RepoTags"] == [f"{name}:1"]
+    listed = minidocker("image", "ls", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}").stdout
+    assert listed == f"{name} 1 {digest}\n"
+    assert minidocker("pull", f"{name}@{digest}").stdout.splitlines()[-2].startswith("Status: Image is up to date")
+    removed = minidocker("rmi", f"{name}@{digest}")
+    assert removed.stdout.splitlines()[0] == f"Untagged: {name}@{digest}", removed.stderr
+
+
+def test_an_oci_index_resolves_to_this_platform_or_the_one_asked_for(minidocker, registry, layouts):
+    skopeo("copy", "-q", "--all", "--dest-tls-verify=false", layouts["multi"], f"docker://{registry.host}/tests/multi:1")
+    from minidocker.image.oci import architecture
+    name = f"{registry.host}/tests/multi:1"
+    result = minidocker("pull", name)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(minidocker("image", "inspect", name).stdout)[0]
+    assert doc["Architecture"] == architecture()
+    assert doc["RepoDigests"][0].split("@")[1] == result.stdout.splitlines()[-3].split()[1]   # the index's digest
+    other = "amd64" if architecture() == "arm64" else "arm64"
+    pulled = minidocker("pull", "--platform", f"linux/{other}", name)
+    assert pulled.returncode == 0, pulled.stderr
+    assert json.loads(minidocker("image", "inspect", name).stdout)[0]["Architecture"] == other
+    missing = minidocker("pull", "--platform", "linux/s390x", name)
+    assert (missing.returncode, missing.stderr) == (1, "minidocker: no matching manifest for linux/s390x in the manifest list entries\n")
+
+
+def test_docker_schema2_images_pull_too(minidocker, registry, layouts):
+    seed(layouts["bb"], registry, "tests/docker:v2s2", fmt="v2s2")
+    result = minidocker("pull", f"{registry.host}/tests/docker:v2s2")
+    assert result.returncode == 0, result.stderr
+    manifest_digest = digest_of(registry, "tests/docker:v2s2")
+    assert f"Digest: {manifest_digest}" in result.stdout
+
+
+def test_errors_are_one_line_in_dockers_words_and_store_nothing(minidocker, registry, tmp_path):
+    name = f"{registry.host}/library/busybox"
+    cases = {
+        f"{name}:nope": f"manifest for {name}:nope not found: manifest unknown: manifest unknown",
+        f"{registry.host}/no/such:1": f"manifest for {registry.host}/no/such:1 not found: manifest unknown: manifest unknown",
+        "127.0.0.1:9/busybox": 'Get "https://127.0.0.1:9/v2/": dial tcp 127.0.0.1:9: connect: connection refused',
+        "Bad:Name": "invalid reference format: repository name (library/Bad) must be lowercase",
+    }
+    for reference, message in cases.items():
+        result = minidocker("pull", reference)
+        assert (result.returncode, result.stderr) == (1, f"minidocker: {message}\n"), reference
+    assert not any(k.startswith(("blobs/sha256/", "images/")) for k in snapshot(tmp_path / "state"))
+
+
+def _tamper(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_tampered_blob_is_refused_and_nothing_enters_the_store(minidocker, registry, tmp_path):
+    assert minidocker("pull", f"{registry.host}/library/busybox").returncode == 0
+    before = snapshot(tmp_path / "state")
+    manifest = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/tests/two:1").stdout)
+    top = manifest["layers"][-1]["digest"]
+    _tamper(registry.blob_file(top))
+    result = minidocker("pull", f"{registry.host}/tests/two:1")
+    assert (result.returncode, result.stderr) == (1, f"minidocker: filesystem layer verification failed for digest {top}\n")
+    assert snapshot(tmp_path / "state") == before
+    assert not list((tmp_path / "state/downloads").glob("*.partial")) or \
+        all(p.stat().st_size == 0 for p in (tmp_path / "state/downloads").glob("*.partial"))
+
+
+def test_a_tampered_manifest_is_refused(minidocker, registry, tmp_path):
+    digest = digest_of(registry, "tests/two:1")
+    _tamper(registry.blob_file(digest))
+    for reference in (f"{registry.host}/tests/two:1", f"{registry.host}/tests/two@{digest}"):
+        result = minidocker("pull", reference)
+        assert result.returncode == 1 and "verification failed for digest" in result.stderr, result.stderr
+    assert not (tmp_path / "state/image/images").exists() or not list((tmp_path / "state/image/images").iterdir())
+
+
+@pytest.fixture
+def proxy(registry):
+    p = Proxy(registry)
+    yield p
+    p.close()
+
+
+def test_a_wrong_docker_content_digest_and_schema1_are_refused(minidocker, proxy, tmp_path):
+    proxy.faults["wrong_digest"] = True
+    result = minidocker("pull", f"{proxy.host}/tests/two:1")
+    assert (result.returncode, result.stderr) == (1, f"minidocker: manifest verification failed for digest sha256:{'0' * 64}\n")
+    proxy.faults = {"schema1": True}
+    result = minidocker("pull", f"{proxy.host}/tests/two:1")
+    assert result.returncode == 1 and result.stderr.startswith("minidocker: [DEPRECATION NOTICE] Docker Image Format v1")
+    assert result.stderr.count("\n") == 1
+
+
+def test_429_is_waited_out_then_given_up(minidocker, proxy):
+    proxy.faults["rate_limit"] = 2
+    result = minidocker("pull", f"{proxy.host}/tests/two:1")
+    assert result.returncode == 0, result.stderr
+    proxy.faults["rate_limit"] = 10
+    result = minidocker("pull", f"{proxy.host}/library/busybox:latest")
+    assert (result.returncode, result.stderr) == (
+        1, f"minidocker: error pulling {proxy.host}/library/busybox:latest: toomanyrequests: You have reached your pull rate limit.\n")
+
+
+def test_a_truncated_download_is_refused_and_a_broken_one_resumes_with_range(minidocker, proxy, tmp_path):
+    proxy.faults["truncate"] = 100                    # every answer cut short: given up, nothing stored
+    result = minidocker("pull", f"{proxy.host}/library/busybox")
+    assert result.returncode == 1 and "filesystem layer verification failed" in result.stderr, result.stderr
+    assert not any(k.startswith(("blobs/sha256/", "layers/", "images/")) for k in snapshot(tmp_path / "state"))
+    proxy.faults["truncate"], proxy.requests[:] = 1, []
+    result = minidocker("pull", f"{proxy.host}/library/busybox")
+    assert result.returncode == 0, result.stderr
+    ranges = [r for m, path, r in proxy.requests if "/blobs/" in path and r]
+    assert ranges and ranges[0].startswith("bytes=") and ranges[0] != "bytes=0-", proxy.requests
