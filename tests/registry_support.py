@@ -7,7 +7,9 @@ import base64, datetime, http.client, http.server, json, os, shutil, socket, sub
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from support import require
+import pytest
+
+from support import require, require_root
 
 
 def free_port() -> int:
@@ -106,11 +108,12 @@ class Proxy:
       schema1         serve a schema 1 manifest instead of the real one
       truncate: N     cut the next N blob bodies in half (then drop the connection)
       throttle: S     sleep S seconds between 64 KiB pieces of blob bodies
-      slow_upload: S  read uploads 64 KiB every S seconds
+      hold_uploads    take blob uploads in, never answer them (until the fault is cleared)
     and `requests` records (method, path, Range header)."""
 
     def __init__(self, upstream: Registry):
         self.upstream, self.port, self.faults, self.requests = upstream, free_port(), {}, []
+        self.held = threading.Event()
         self.host = f"127.0.0.1:{self.port}"
         proxy = self
 
@@ -137,12 +140,13 @@ class Proxy:
             body = b'{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}'
             return self._reply(handler, 429, {"Retry-After": "1", "Content-Type": "application/json"}, body)
         length = int(handler.headers.get("Content-Length") or 0)
-        body = b""
-        while len(body) < length:                     # slow_upload: S seconds per 64 KiB received
-            body += handler.rfile.read(min(65536, length - len(body)))
-            time.sleep(self.faults.get("slow_upload", 0))
-        body = body or None
-        headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "connection")}
+        body = handler.rfile.read(length) if length else None
+        if handler.command == "PUT" and "/blobs/uploads/" in handler.path and self.faults.get("hold_uploads"):
+            self.held.set()                           # the upload arrived; it never reaches the registry
+            while self.faults.get("hold_uploads"):
+                time.sleep(0.05)
+            return self._reply(handler, 500, {}, b"")
+        headers = {k: v for k, v in handler.headers.items() if k.lower() != "connection"}   # Host kept: Locations point back here
         conn = http.client.HTTPConnection(self.upstream.host, timeout=60)
         conn.request(handler.command, handler.path, body=body, headers=headers)
         response = conn.getresponse()
@@ -224,3 +228,52 @@ def add_platform_index(layout: Path, tag: str, new_tag: str) -> str:
     index["manifests"].append({"mediaType": oci.INDEX, **listed, "annotations": {oci.REF_ANNOTATION: new_tag}})
     (layout / "index.json").write_text(json.dumps(index))
     return f"oci:{layout}:{new_tag}"
+
+
+# Fixtures for the registry client's test modules (import them by name).
+@pytest.fixture(autouse=True)
+def private_config(tmp_path, monkeypatch):
+    """Credentials and daemon.json of the test's own; never the Hub."""
+    monkeypatch.setenv("MINIDOCKER_CONFIG", str(tmp_path / "dotminidocker"))
+    monkeypatch.setenv("MINIDOCKER_DAEMON_JSON", str(tmp_path / "etc/daemon.json"))
+    monkeypatch.setenv("MINIDOCKER_HUB", "http://127.0.0.1:9")      # discard port: nothing answers
+
+
+@pytest.fixture(scope="session")
+def layouts(tmp_path_factory, busybox_rootfs):
+    require_root()
+    for tool in ("skopeo", "umoci", "docker-registry"):
+        require(shutil.which(tool), f"{tool} is not installed (./course setup installs it)")
+    layout = tmp_path_factory.mktemp("layouts") / "L"
+    refs = {"bb": umoci_layout(layout, busybox_rootfs, "bb"),
+            "two": umoci_layout(layout, busybox_rootfs, "two", {"etc/two": "two\n"})}
+    refs["multi"] = add_platform_index(layout, "bb", "multi")
+    return refs
+
+
+@pytest.fixture
+def registry(tmp_path, layouts):
+    reg = Registry(tmp_path / "registry")
+    try:
+        seed(layouts["bb"], reg, "library/busybox:latest")
+        seed(layouts["two"], reg, "tests/two:1")
+        yield reg
+    finally:
+        reg.stop()
+
+
+def digest_of(registry, name):
+    return json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/{name}").stdout)["Digest"]
+
+
+def layer_ids(registry, name):
+    return [d[7:19] for d in json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/{name}").stdout)["Layers"]]
+
+
+@pytest.fixture
+def proxy(registry):
+    p = Proxy(registry)
+    yield p
+    p.close()
+
+

@@ -1,52 +1,12 @@
 """minidocker pulls from the CNCF registry (distribution) what skopeo put there — umoci-made OCI
 images, Docker schema 2 images, an OCI index — with Docker's lines, verifies every byte, records
 RepoDigests, runs what it pulled, and refuses what does not check out, leaving the store as it was."""
-import json, os, shutil, subprocess
+import json
 
 import pytest
 
 from image_helpers import snapshot
-from registry_support import Proxy, Registry, add_platform_index, free_port, seed, skopeo, umoci_layout
-from support import require, require_root
-
-
-@pytest.fixture(autouse=True)
-def private_config(tmp_path, monkeypatch):
-    """Credentials and daemon.json of the test's own; never the Hub."""
-    monkeypatch.setenv("MINIDOCKER_CONFIG", str(tmp_path / "dotminidocker"))
-    monkeypatch.setenv("MINIDOCKER_DAEMON_JSON", str(tmp_path / "etc/daemon.json"))
-    monkeypatch.setenv("MINIDOCKER_HUB", "http://127.0.0.1:9")      # discard port: nothing answers
-
-
-@pytest.fixture(scope="session")
-def layouts(tmp_path_factory, busybox_rootfs):
-    require_root()
-    for tool in ("skopeo", "umoci", "docker-registry"):
-        require(shutil.which(tool), f"{tool} is not installed (./course setup installs it)")
-    layout = tmp_path_factory.mktemp("layouts") / "L"
-    refs = {"bb": umoci_layout(layout, busybox_rootfs, "bb"),
-            "two": umoci_layout(layout, busybox_rootfs, "two", {"etc/two": "two\n"})}
-    refs["multi"] = add_platform_index(layout, "bb", "multi")
-    return refs
-
-
-@pytest.fixture
-def registry(tmp_path, layouts):
-    reg = Registry(tmp_path / "registry")
-    try:
-        seed(layouts["bb"], reg, "library/busybox:latest")
-        seed(layouts["two"], reg, "tests/two:1")
-        yield reg
-    finally:
-        reg.stop()
-
-
-def digest_of(registry, name):
-    return json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/{name}").stdout)["Digest"]
-
-
-def layer_ids(registry, name):
-    return [d[7:19] for d in json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/{name}").stdout)["Layers"]]
+from registry_support import digest_of, layer_ids, layouts, private_config, proxy, registry, seed, skopeo  # noqa: F401 (fixtures)
 
 
 def test_pull_prints_dockers_lines_and_the_image_runs(minidocker, registry):
@@ -156,13 +116,6 @@ def test_a_tampered_manifest_is_refused(minidocker, registry, tmp_path):
         result = minidocker("pull", reference)
         assert result.returncode == 1 and "verification failed for digest" in result.stderr, result.stderr
     assert not (tmp_path / "state/image/images").exists() or not list((tmp_path / "state/image/images").iterdir())
-
-
-@pytest.fixture
-def proxy(registry):
-    p = Proxy(registry)
-    yield p
-    p.close()
 
 
 def test_a_wrong_docker_content_digest_and_schema1_are_refused(minidocker, proxy, tmp_path):
