@@ -230,6 +230,93 @@ def add_platform_index(layout: Path, tag: str, new_tag: str) -> str:
     return f"oci:{layout}:{new_tag}"
 
 
+class TokenServer:
+    """Stands in for auth.docker.io: `GET /token?service=…&scope=…`, with or without basic auth,
+    answers a JWT signed with a key whose certificate the registry trusts (`rootcertbundle`); the
+    certificate travels in the token's `x5c` header, which distribution 2.8 verifies. Anonymous
+    users get `pull` on every repository but `private/*`; `users` get what they ask for."""
+
+    def __init__(self, work: Path, users=None, issuer="minidocker-tests", service="minidocker-registry"):
+        import jwt
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        self.users, self.issuer, self.service, self.requests = users or {"alice": "secret"}, issuer, service, []
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minidocker test token issuer")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256()))
+        Path(work).mkdir(parents=True, exist_ok=True)
+        self.bundle = Path(work) / "token-issuer.pem"
+        self.bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        x5c = [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()]
+        self.port = free_port()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                query = parse_qs(urlparse(self.path).query)
+                user = server.user_of(self.headers.get("Authorization"))
+                if user is False:
+                    return self.answer(401, {"details": "incorrect username or password"})
+                scopes = query.get("scope", [])
+                server.requests.append((user, scopes))
+                access = [server.grant(user, scope) for scope in scopes]
+                claims = {"iss": server.issuer, "sub": user or "", "aud": query.get("service", [""])[0],
+                          "exp": int(time.time()) + 300, "nbf": int(time.time()) - 10, "iat": int(time.time()),
+                          "jti": os.urandom(8).hex(), "access": [a for a in access if a]}
+                token = jwt.encode(claims, key, algorithm="ES256", headers={"x5c": x5c})
+                self.answer(200, {"token": token, "access_token": token, "expires_in": 300})
+
+            def answer(self, status, doc):
+                body = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def user_of(self, header):
+        """None for anonymous, the user for good credentials, False for bad ones."""
+        if not header:
+            return None
+        user, _, password = base64.b64decode(header.split(" ", 1)[1]).decode().partition(":")
+        return user if self.users.get(user) == password else False
+
+    def grant(self, user, scope):
+        kind, _, rest = scope.partition(":")
+        name, _, actions = rest.rpartition(":")
+        wanted = actions.split(",")
+        allowed = wanted if user else [a for a in wanted if a == "pull" and not name.startswith("private/")]
+        return {"type": kind, "name": name, "actions": allowed} if allowed else None
+
+    def auth_config(self):
+        return ["token:", f"  realm: http://127.0.0.1:{self.port}/token", f"  service: {self.service}",
+                f"  issuer: {self.issuer}", f"  rootcertbundle: {self.bundle}"]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def htpasswd_config(work: Path, users) -> list:
+    """distribution's `auth: htpasswd:` with a bcrypt htpasswd file of `users`."""
+    import bcrypt
+    path = Path(work) / "htpasswd"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{u}:{bcrypt.hashpw(p.encode(), bcrypt.gensalt(4)).decode()}\n" for u, p in users.items()))
+    return ["htpasswd:", "  realm: minidocker-tests", f"  path: {path}"]
+
 # Fixtures for the registry client's test modules (import them by name).
 @pytest.fixture(autouse=True)
 def private_config(tmp_path, monkeypatch):
