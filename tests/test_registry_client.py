@@ -148,3 +148,50 @@ def test_a_truncated_download_is_refused_and_a_broken_one_resumes_with_range(min
     assert result.returncode == 0, result.stderr
     ranges = [r for m, path, r in proxy.requests if "/blobs/" in path and r]
     assert ranges and ranges[0].startswith("bytes=") and ranges[0] != "bytes=0-", proxy.requests
+
+
+def test_a_pull_killed_with_sigkill_resumes_and_completes(minidocker, proxy, tmp_path):
+    import os, signal, subprocess, sys, time
+    proxy.faults["throttle"] = 0.05                  # 64 KiB every 50 ms: about a second per MB
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env.update(MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_RUNROOT=str(tmp_path / "run"))
+    pull = subprocess.Popen([sys.executable, "-m", "minidocker", "pull", f"{proxy.host}/library/busybox"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partials = tmp_path / "state/downloads"
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size > 200_000 for p in partials.glob("*.partial")):
+            assert time.monotonic() < deadline and pull.poll() is None, "the pull never got going"
+            time.sleep(0.02)
+    finally:
+        pull.send_signal(signal.SIGKILL)
+        pull.wait()
+    assert not any(k.startswith(("blobs/sha256/", "layers/", "images/")) for k in snapshot(tmp_path / "state"))
+    proxy.faults, proxy.requests[:] = {}, []
+    again = minidocker("pull", f"{proxy.host}/library/busybox")
+    assert again.returncode == 0, again.stderr
+    ranges = [r for m, path, r in proxy.requests if "/blobs/" in path and r]
+    assert ranges and int(ranges[0].split("=")[1].rstrip("-")) > 200_000, proxy.requests
+    assert list(partials.glob("*.partial")) == []
+    ran = minidocker("run", "--rm", f"{proxy.host}/library/busybox", "true")
+    assert ran.returncode == 0, ran.stderr
+
+
+def test_five_concurrent_pulls_store_shared_layers_once_and_lose_no_tag(minidocker, registry, layouts, tmp_path):
+    import os, subprocess, sys
+    for i in range(3):
+        seed(layouts["two"], registry, f"tests/shared{i}:{i}")
+    names = [f"{registry.host}/library/busybox", f"{registry.host}/tests/two:1"] + \
+        [f"{registry.host}/tests/shared{i}:{i}" for i in range(3)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env.update(MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_RUNROOT=str(tmp_path / "run"))
+    pulls = [subprocess.Popen([sys.executable, "-m", "minidocker", "pull", "-q", name], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for name in names]
+    results = [p.communicate(timeout=120) + (p.returncode,) for p in pulls]
+    assert all(code == 0 for _, _, code in results), results
+    listed = minidocker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    assert sorted(listed) == sorted(n if n.rsplit("/", 1)[-1].count(":") else n + ":latest" for n in names)
+    layers = list((tmp_path / "state/image/layers").iterdir())
+    assert len(layers) == 2                                  # busybox, and the layer all the others add on it
+    blobs = [p for p in (tmp_path / "state/image/blobs/sha256").iterdir()]
+    assert len({p.name for p in blobs}) == len(blobs)
