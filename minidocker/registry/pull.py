@@ -237,9 +237,9 @@ def tags(ref) -> list:
 
 
 # %% notebooks/07_registry_client.ipynb cell 6869e4ca
-def pull(text: str, platform=None, all_tags=False, quiet=False, out=None, store=None) -> str:
+def pull(text: str, platform=None, all_tags=False, quiet=False, out=None, store=None, progress=None) -> str:
     """`docker pull`: progress on `out` (stdout); returns the full reference docker prints last."""
-    progress = Progress(out or sys.stdout, quiet=quiet)
+    progress = progress or Progress(out or sys.stdout, quiet=quiet)
     store = store or Store()
     ref = _ref.parse(text, default_tag=False)
     if all_tags:
