@@ -32,7 +32,7 @@ def wait_port(port, timeout=15):
 class Registry:
     """`docker-registry serve` on 127.0.0.1:PORT, storage in a temporary directory."""
 
-    def __init__(self, work: Path, auth=None, proxy=None, port=None):
+    def __init__(self, work: Path, auth=None, proxy=None, port=None, tls=None):
         require(shutil.which("docker-registry"), "docker-registry is not installed (./course setup installs it)")
         self.work, self.port = Path(work), port or free_port()
         self.host, self.storage = f"127.0.0.1:{self.port}", self.work / "storage"
@@ -40,6 +40,9 @@ class Registry:
         lines = ["version: 0.1", "log:", "  level: error", "  accesslog:", "    disabled: true", "storage:",
                  "  filesystem:", f"    rootdirectory: {self.storage}", "  delete:", "    enabled: true",
                  "http:", f"  addr: {self.host}", "  secret: minidocker-tests"]
+        if tls:
+            lines += ["  tls:", f"    certificate: {tls[0]}", f"    key: {tls[1]}"]
+            self.url = f"https://{self.host}"
         if auth:
             lines += ["auth:"] + [f"  {line}" for line in auth]
         if proxy:
@@ -307,6 +310,36 @@ class TokenServer:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def tls_files(work: Path, host="127.0.0.1"):
+    """A CA, and a server certificate it signed for `host`: (ca.pem, cert.pem, key.pem)."""
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def cert(subject, key, issuer, issuer_key, ca):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), False)
+        return builder.sign(issuer_key, hashes.SHA256())
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minidocker test CA")])
+    ca = cert(ca_name, ca_key, ca_name, ca_key, True)
+    server = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]), key, ca_name, ca_key, False)
+    pem = serialization.Encoding.PEM
+    (work / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (work / "cert.pem").write_bytes(server.public_bytes(pem))
+    (work / "key.pem").write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return work / "ca.pem", work / "cert.pem", work / "key.pem"
 
 
 def htpasswd_config(work: Path, users) -> list:

@@ -58,7 +58,9 @@ def network_error(method: str, url: str, error: Exception) -> NetworkError:
     if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
         text = "http: server gave HTTP response to HTTPS client"
     elif "CERTIFICATE_VERIFY_FAILED" in text:
-        detail = text.split("certificate verify failed:", 1)[-1].strip(" )'\"")
+        detail = text.split("certificate verify failed:", 1)[-1].split("(_ssl.c")[0].strip(" )'\"")
+        if "local issuer" in detail or "self-signed" in detail or "self signed" in detail:
+            detail = "certificate signed by unknown authority"
         text = f"tls: failed to verify certificate: x509: {detail}"
     elif "Connection refused" in text:
         text = f"dial tcp {host}: connect: connection refused"
@@ -189,9 +191,11 @@ def sessions(domain: str, scopes, mirrors: bool = True):
         if endpoint.mirror and not mirrors:
             continue
         try:
-            yield Session(endpoint, domain, scopes).ping()
-        except NetworkError as error:
+            session = Session(endpoint, domain, scopes).ping()
+        except RegistryError as error:      # down, or TLS refused: try plain HTTP where allowed
             first = first or error
+            continue
+        yield session
     if first:
         raise first
 
