@@ -1,7 +1,7 @@
 """minidocker pulls from the CNCF registry (distribution) what skopeo put there — umoci-made OCI
 images, Docker schema 2 images, an OCI index — with Docker's lines, verifies every byte, records
 RepoDigests, runs what it pulled, and refuses what does not check out, leaving the store as it was."""
-import json
+import io, json, os, signal, subprocess, sys, time
 
 import pytest
 
@@ -151,7 +151,6 @@ def test_a_truncated_download_is_refused_and_a_broken_one_resumes_with_range(min
 
 
 def test_a_pull_killed_with_sigkill_resumes_and_completes(minidocker, proxy, tmp_path):
-    import os, signal, subprocess, sys, time
     proxy.faults["throttle"] = 0.05                  # 64 KiB every 50 ms: about a second per MB
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     env.update(MINIDOCKER_ROOT=str(tmp_path / "state"), MINIDOCKER_RUNROOT=str(tmp_path / "run"))
@@ -178,7 +177,6 @@ def test_a_pull_killed_with_sigkill_resumes_and_completes(minidocker, proxy, tmp
 
 
 def test_five_concurrent_pulls_store_shared_layers_once_and_lose_no_tag(minidocker, registry, layouts, tmp_path):
-    import os, subprocess, sys
     for i in range(3):
         seed(layouts["two"], registry, f"tests/shared{i}:{i}")
     names = [f"{registry.host}/library/busybox", f"{registry.host}/tests/two:1"] + \
@@ -195,3 +193,35 @@ def test_five_concurrent_pulls_store_shared_layers_once_and_lose_no_tag(minidock
     assert len(layers) == 2                                  # busybox, and the layer all the others add on it
     blobs = [p for p in (tmp_path / "state/image/blobs/sha256").iterdir()]
     assert len({p.name for p in blobs}) == len(blobs)
+
+
+def test_pull_all_tags(minidocker, registry, layouts):
+    seed(layouts["bb"], registry, "tests/two:2")
+    name = f"{registry.host}/tests/two"
+    result = minidocker("pull", "-a", name)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if "Pulling from" in line] == ["1: Pulling from tests/two", "2: Pulling from tests/two"]
+    assert lines[-2:] == [f"Status: Downloaded newer image for {name}", name]
+    listed = minidocker("image", "ls", "--format", "{{.Tag}}", name).stdout.split()
+    assert sorted(listed) == ["1", "2"]
+    tagged = minidocker("pull", "-a", f"{name}:1")
+    assert (tagged.returncode, tagged.stderr) == (1, "minidocker: tag can't be used with --all-tags/-a\n")
+
+
+def test_ensure_image_applies_runs_pull_policy(registry, tmp_path):
+    from minidocker.image.store import ImageNotFound, Store
+    from minidocker.registry.pull import ensure_image
+    store, name = Store(tmp_path / "store"), f"{registry.host}/library/busybox:latest"
+    with pytest.raises(ImageNotFound):
+        ensure_image(name, "never", store=store)
+    out = io.StringIO()
+    image_id = ensure_image(name, "missing", out=out, store=store)
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == [f"Unable to find image '{name}' locally", "latest: Pulling from library/busybox"]
+    assert lines[-1] == f"Status: Downloaded newer image for {name}"
+    out = io.StringIO()
+    assert ensure_image(name, "missing", out=out, store=store) == image_id and out.getvalue() == ""
+    assert ensure_image(name, "always", out=out, store=store) == image_id
+    assert out.getvalue().splitlines()[-1] == f"Status: Image is up to date for {name}"
+    assert ensure_image(name, "never", store=store) == image_id
