@@ -66,3 +66,18 @@ def test_progress_on_a_terminal_rewrites_each_layers_line():
     assert out.getvalue() == ("\n\x1b[1A\x1b[1K\x1b[K\raaaaaaaaaaaa: Pulling fs layer\r\x1b[1B"
                               "\n\x1b[1A\x1b[1K\x1b[K\rbbbbbbbbbbbb: Pulling fs layer\r\x1b[1B"
                               "\x1b[2A\x1b[1K\x1b[K\raaaaaaaaaaaa: Pull complete\r\x1b[2B")
+
+
+def test_plain_http_only_for_loopback_and_insecure_registries(tmp_path):
+    from minidocker.registry import config
+    (tmp_path / "etc").mkdir(exist_ok=True)
+    (tmp_path / "etc/daemon.json").write_text(json.dumps({
+        "insecure-registries": ["registry.internal:5000", "10.0.0.0/8"], "registry-mirrors": ["https://mirror.example/"]}))
+    urls = {domain: [e.url for e in config.endpoints(domain)] for domain in
+            ("127.0.0.1:5000", "localhost", "registry.internal:5000", "10.1.2.3", "quay.io", "docker.io")}
+    assert urls == {"127.0.0.1:5000": ["https://127.0.0.1:5000", "http://127.0.0.1:5000"],
+                    "localhost": ["https://localhost", "http://localhost"],
+                    "registry.internal:5000": ["https://registry.internal:5000", "http://registry.internal:5000"],
+                    "10.1.2.3": ["https://10.1.2.3", "http://10.1.2.3"],
+                    "quay.io": ["https://quay.io"],
+                    "docker.io": ["https://mirror.example", "http://127.0.0.1:9"]}     # MINIDOCKER_HUB, set by the fixture
