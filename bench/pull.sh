@@ -7,7 +7,8 @@
 # Every pull starts from an empty store, every push from an empty registry. The image: BOOKWORM_TAR
 # (a docker-archive) if set, else debian:bookworm from the default minidocker store, else made here
 # once by scripts/mkimage-debian (about a minute; needs the Debian mirror). docker takes part when
-# /usr/bin/dockerd exists: a private dockerd is started here (no iptables, no bridge) and stopped.
+# dockerd is installed (Debian's docker.io): a private dockerd is started here (no iptables, no
+# bridge, cgroupfs, state in the work directory) and stopped.
 # Prints medians (and CPU time) and their ratios through bench/ratios.py. Works in a tmpfs
 # (/dev/shm unless BENCH_TMP says otherwise). Needs root, hyperfine, skopeo, podman, docker-registry.
 set -euo pipefail
@@ -65,9 +66,10 @@ podman="podman --root $work/podman --runroot $work/podman-run --tmpdir $work/pod
 names=(-n "minidocker pull" "$PY -m minidocker --root $work/state pull -q $ref"
        -n "podman pull" "$podman pull -q --tls-verify=false $ref")
 prepares=(--prepare "rm -rf $work/state" --prepare "sh -c '$podman rmi -a -f >/dev/null 2>&1; rm -rf $work/podman-tmp'")
-if [ -x /usr/bin/dockerd ]; then
+dockerd=$(PATH=$PATH:/usr/sbin:/sbin command -v dockerd || true)
+if [ -n "$dockerd" ] && [ -x /usr/bin/docker ]; then
   mkdir -p "$work/docker"
-  /usr/bin/dockerd --data-root "$work/docker/root" --exec-root "$work/docker/exec" --pidfile "$work/docker/pid" \
+  "$dockerd" --data-root "$work/docker/root" --exec-root "$work/docker/exec" --pidfile "$work/docker/pid" \
     -H "unix://$work/docker/sock" --iptables=false --ip6tables=false --ip-forward=false --bridge=none \
     --exec-opt native.cgroupdriver=cgroupfs >"$work/docker/log" 2>&1 &
   pids+=($!)
@@ -76,7 +78,7 @@ if [ -x /usr/bin/dockerd ]; then
   names+=(-n "docker pull" "$docker pull -q $ref")
   prepares+=(--prepare "sh -c '$docker rmi -f $ref >/dev/null 2>&1 || true'")
 else
-  echo "docker pull: not measured (no /usr/bin/dockerd on this machine)"
+  echo "docker pull: not measured (dockerd is not installed here: apt-get install docker.io)"
 fi
 echo "== pull with unpack: $(du -sh "$work/L/blobs" | cut -f1) of blobs"
 hyperfine -N --warmup 1 --runs "${RUNS:-5}" --export-json "$work/pull.json" "${prepares[@]}" "${names[@]}"

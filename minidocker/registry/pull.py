@@ -184,6 +184,8 @@ def store_image(resolved, ref, store, progress) -> str:
                     progress.update(desc["digest"][7:19], "Waiting")
                 futures[desc["digest"]] = pool.submit(_download, resolved, ref, desc, store, progress,
                                                       desc["digest"][7:19], stop)
+        first = next((futures[d["digest"]] for (d, _, _), have in zip(layers, present) if not have), None)
+        concurrent.futures.wait([first] if first else [])     # other pulls may unpack meanwhile
         with store.writing():
             parent = None
             for (desc, diff_id, chain_id), have in zip(layers, present):
