@@ -66,6 +66,10 @@ def test_an_oci_index_resolves_to_this_platform_or_the_one_asked_for(minidocker,
     assert json.loads(minidocker("image", "inspect", name).stdout)[0]["Architecture"] == other
     missing = minidocker("pull", "--platform", "linux/s390x", name)
     assert (missing.returncode, missing.stderr) == (1, "minidocker: no matching manifest for linux/s390x in the manifest list entries\n")
+    single = f"{registry.host}/tests/two:1"
+    wrong = minidocker("pull", "--platform", f"linux/{other}", single)
+    assert (wrong.returncode, wrong.stderr) == (1, f"minidocker: image with reference {single} was found but does not "
+                                                   f"match the specified platform: wanted linux/{other}, actual: linux/{architecture()}\n")
 
 
 def test_docker_schema2_images_pull_too(minidocker, registry, layouts):
