@@ -229,3 +229,14 @@ def test_ensure_image_applies_runs_pull_policy(registry, tmp_path):
     assert ensure_image(name, "always", out=out, store=store) == image_id
     assert out.getvalue().splitlines()[-1] == f"Status: Image is up to date for {name}"
     assert ensure_image(name, "never", store=store) == image_id
+
+
+def test_layers_beyond_the_download_slots_wait(registry, tmp_path, monkeypatch):
+    from minidocker.image.store import Store
+    from minidocker.registry import pull as pulling
+    monkeypatch.setattr(pulling, "CONCURRENT_DOWNLOADS", 1)
+    out = io.StringIO()
+    pulling.pull(f"{registry.host}/tests/two:1", out=out, store=Store(tmp_path / "store"))
+    base, top = layer_ids(registry, "tests/two:1")
+    lines = out.getvalue().splitlines()
+    assert lines[1:4] == [f"{base}: Pulling fs layer", f"{top}: Pulling fs layer", f"{top}: Waiting"], lines
