@@ -107,7 +107,7 @@ class Proxy:
     """A plain-HTTP proxy on 127.0.0.1 in front of a real registry that misbehaves on request:
     `faults` is a dict the test changes at will —
       rate_limit: N   answer the next N manifest requests with 429 and Retry-After: 1
-      wrong_digest    send a false Docker-Content-Digest with manifests
+      wrong_digest    send a false Docker-Content-Digest with manifests (got or put)
       schema1         serve a schema 1 manifest instead of the real one
       truncate: N     cut the next N blob bodies in half (then drop the connection)
       throttle: S     sleep S seconds between 64 KiB pieces of blob bodies
@@ -158,6 +158,8 @@ class Proxy:
             out["_length"] = response.getheader("Content-Length", "0")
         data = response.read()
         conn.close()
+        if is_manifest and handler.command == "PUT" and self.faults.get("wrong_digest"):
+            out["Docker-Content-Digest"] = "sha256:" + "0" * 64
         if is_manifest and handler.command == "GET" and response.status == 200:
             if self.faults.get("wrong_digest"):
                 out["Docker-Content-Digest"] = "sha256:" + "0" * 64

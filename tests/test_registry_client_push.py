@@ -3,7 +3,7 @@ streamed uploads, the manifest checked against Docker-Content-Digest); skopeo an
 it pushed and podman runs it; a push killed half way succeeds when repeated."""
 import json, os, signal, subprocess, sys
 
-from registry_support import digest_of, layouts, private_config, proxy, registry, skopeo  # noqa: F401 (fixtures)
+from registry_support import digest_of, layouts, private_config, proxy, registry, seed, skopeo  # noqa: F401 (fixtures)
 from support import mkrootfs
 from test_image_podman import PATH_ENV, podman  # noqa: F401 (fixture)
 
@@ -71,3 +71,23 @@ def test_a_push_killed_half_way_succeeds_when_repeated(minidocker, proxy, tmp_pa
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[-2:-1] == [f"{layer}: Pushed"] and again.stdout.splitlines()[-1].startswith("1: digest: ")
     assert json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{proxy.upstream.host}/mine/busybox:1").stdout)["Layers"]
+
+
+def test_a_docker_schema2_image_goes_back_as_it_came(minidocker, registry, layouts):
+    seed(layouts["bb"], registry, "tests/docker:v2s2", fmt="v2s2")
+    assert minidocker("pull", f"{registry.host}/tests/docker:v2s2").returncode == 0
+    assert minidocker("tag", f"{registry.host}/tests/docker:v2s2", f"{registry.host}/copies/docker:1").returncode == 0
+    pushed = minidocker("push", f"{registry.host}/copies/docker:1")
+    assert pushed.returncode == 0, pushed.stderr
+    assert digest_of(registry, "copies/docker:1") == digest_of(registry, "tests/docker:v2s2")
+    raw = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/copies/docker:1").stdout)
+    assert raw["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def test_a_wrong_docker_content_digest_on_push_is_an_error(minidocker, proxy, tmp_path):
+    name = f"{proxy.host}/mine/busybox:1"
+    _import(minidocker, tmp_path, name)
+    proxy.faults["wrong_digest"] = True
+    pushed = minidocker("push", name)
+    assert pushed.returncode == 1 and pushed.stderr.startswith(f"minidocker: the registry stored the manifest as sha256:{'0' * 64}")
+    assert json.loads(minidocker("image", "inspect", name).stdout)[0]["RepoDigests"] == []
