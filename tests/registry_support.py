@@ -3,13 +3,11 @@
 seeded by skopeo; a token server standing in for auth.docker.io (pyjwt + cryptography: the
 registry itself checks its tokens); and a small proxy that misbehaves on request (tampers,
 truncates, throttles, rate-limits) in front of a real registry."""
-import base64, datetime, http.client, http.server, json, os, shutil, socket, subprocess, tempfile, threading, time
+import base64, datetime, http.client, http.server, json, os, shutil, socket, subprocess, threading, time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import pytest
-
-from support import require, require_root
+from support import require
 
 
 def free_port() -> int:
@@ -352,37 +350,6 @@ def htpasswd_config(work: Path, users) -> list:
     path.write_text("".join(f"{u}:{bcrypt.hashpw(p.encode(), bcrypt.gensalt(4)).decode()}\n" for u, p in users.items()))
     return ["htpasswd:", "  realm: minidocker-tests", f"  path: {path}"]
 
-# Fixtures for the registry client's test modules (import them by name).
-@pytest.fixture(autouse=True)
-def private_config(tmp_path, monkeypatch):
-    """Credentials and daemon.json of the test's own; never the Hub."""
-    monkeypatch.setenv("MINIDOCKER_CONFIG", str(tmp_path / "dotminidocker"))
-    monkeypatch.setenv("MINIDOCKER_DAEMON_JSON", str(tmp_path / "etc/daemon.json"))
-    monkeypatch.setenv("MINIDOCKER_HUB", "http://127.0.0.1:9")      # discard port: nothing answers
-
-
-@pytest.fixture(scope="session")
-def layouts(tmp_path_factory, busybox_rootfs):
-    require_root()
-    for tool in ("skopeo", "umoci", "docker-registry"):
-        require(shutil.which(tool), f"{tool} is not installed (./course setup installs it)")
-    layout = tmp_path_factory.mktemp("layouts") / "L"
-    refs = {"bb": umoci_layout(layout, busybox_rootfs, "bb"),
-            "two": umoci_layout(layout, busybox_rootfs, "two", {"etc/two": "two\n"})}
-    refs["multi"] = add_platform_index(layout, "bb", "multi")
-    return refs
-
-
-@pytest.fixture
-def registry(tmp_path, layouts):
-    reg = Registry(tmp_path / "registry")
-    try:
-        seed(layouts["bb"], reg, "library/busybox:latest")
-        seed(layouts["two"], reg, "tests/two:1")
-        yield reg
-    finally:
-        reg.stop()
-
 
 def digest_of(registry, name):
     return json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/{name}").stdout)["Digest"]
@@ -390,12 +357,3 @@ def digest_of(registry, name):
 
 def layer_ids(registry, name):
     return [d[7:19] for d in json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/{name}").stdout)["Layers"]]
-
-
-@pytest.fixture
-def proxy(registry):
-    p = Proxy(registry)
-    yield p
-    p.close()
-
-

@@ -6,7 +6,10 @@ import io, json, os, signal, subprocess, sys, time
 import pytest
 
 from image_helpers import snapshot
-from registry_support import digest_of, layer_ids, layouts, private_config, proxy, registry, seed, skopeo  # noqa: F401 (fixtures)
+from registry_support import digest_of, layer_ids, seed, skopeo
+
+pytest_plugins = ["registry_fixtures"]           # registry, proxy, layouts, private_config
+pytestmark = pytest.mark.usefixtures("private_config")
 
 
 def test_pull_prints_dockers_lines_and_the_image_runs(minidocker, registry):

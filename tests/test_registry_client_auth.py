@@ -6,7 +6,10 @@ import base64, json, os, stat, subprocess, sys
 
 import pytest
 
-from registry_support import Registry, TokenServer, htpasswd_config, layouts, private_config, seed  # noqa: F401 (fixtures)
+from registry_support import Registry, TokenServer, htpasswd_config, seed
+
+pytest_plugins = ["registry_fixtures"]           # registry, proxy, layouts, private_config
+pytestmark = pytest.mark.usefixtures("private_config")
 
 
 @pytest.fixture

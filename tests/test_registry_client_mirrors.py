@@ -6,7 +6,10 @@ import json, os, subprocess, sys
 
 import pytest
 
-from registry_support import Registry, layouts, private_config, seed  # noqa: F401 (fixtures)
+from registry_support import Registry, seed
+
+pytest_plugins = ["registry_fixtures"]           # registry, proxy, layouts, private_config
+pytestmark = pytest.mark.usefixtures("private_config")
 
 
 @pytest.fixture

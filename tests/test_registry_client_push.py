@@ -3,9 +3,14 @@ streamed uploads, the manifest checked against Docker-Content-Digest); skopeo an
 it pushed and podman runs it; a push killed half way succeeds when repeated."""
 import json, os, signal, subprocess, sys
 
-from registry_support import digest_of, layouts, private_config, proxy, registry, seed, skopeo  # noqa: F401 (fixtures)
+import pytest
+
+from registry_support import digest_of, seed, skopeo
 from support import mkrootfs
 from test_image_podman import PATH_ENV, podman  # noqa: F401 (fixture)
+
+pytest_plugins = ["registry_fixtures"]           # registry, proxy, layouts, private_config
+pytestmark = pytest.mark.usefixtures("private_config")
 
 
 def _import(minidocker, tmp_path, name):

@@ -3,7 +3,12 @@ until its CA is put in certs.d/<host:port>/ beside daemon.json, as Docker's /etc
 and credentials can live in a docker-credential helper instead of config.json."""
 import json, os, shutil
 
-from registry_support import Registry, layouts, private_config, seed, tls_files  # noqa: F401 (fixtures)
+import pytest
+
+from registry_support import Registry, seed, tls_files
+
+pytest_plugins = ["registry_fixtures"]           # registry, proxy, layouts, private_config
+pytestmark = pytest.mark.usefixtures("private_config")
 
 
 def test_an_unknown_ca_is_refused_until_certs_d_has_it(minidocker, layouts, tmp_path):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from minidocker.image import oci
 from minidocker.image import reference as _ref
 from minidocker.image.store import DigestMismatch, ImageNotFound, Store, chain_ids
-from minidocker.registry import blobs, config
+from minidocker.registry import blobs
 from minidocker.registry.client import Session, error_code, error_text, sessions
 from minidocker.registry.config import RegistryError
 from minidocker.registry.progress import Progress
