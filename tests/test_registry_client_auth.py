@@ -100,3 +100,10 @@ def test_basic_auth(minidocker, basic_registry):
     assert minidocker("login", "-u", "bob", "--password-stdin", reg.host, input="hunter2").returncode == 0
     pulled = minidocker("pull", f"{reg.host}/library/busybox")
     assert pulled.returncode == 0, pulled.stderr
+
+
+def test_login_without_a_terminal_needs_its_flags(minidocker):
+    for args, message in ((["login", "127.0.0.1:9"], "Cannot perform an interactive login from a non TTY device"),
+                          (["login", "--password-stdin", "127.0.0.1:9"], "Must provide --username with --password-stdin")):
+        result = minidocker(*args, input="")
+        assert (result.returncode, result.stderr) == (1, f"minidocker: {message}\n"), args

@@ -96,3 +96,13 @@ def test_a_wrong_docker_content_digest_on_push_is_an_error(minidocker, proxy, tm
     pushed = minidocker("push", name)
     assert pushed.returncode == 1 and pushed.stderr.startswith(f"minidocker: the registry stored the manifest as sha256:{'0' * 64}")
     assert json.loads(minidocker("image", "inspect", name).stdout)[0]["RepoDigests"] == []
+
+
+def test_push_all_tags(minidocker, registry, tmp_path):
+    name = f"{registry.host}/mine/busybox"
+    _import(minidocker, tmp_path, f"{name}:1")
+    assert minidocker("tag", f"{name}:1", f"{name}:2").returncode == 0
+    pushed = minidocker("push", "-a", name)
+    assert pushed.returncode == 0, pushed.stderr
+    assert [line.split(":")[0] for line in pushed.stdout.splitlines() if ": digest: " in line] == ["1", "2"]
+    assert digest_of(registry, "mine/busybox:2") == digest_of(registry, "mine/busybox:1")
