@@ -27,16 +27,7 @@ cleanup() {  # `podman load` leaves no mount; unmount anything that is, and neve
 }
 trap cleanup EXIT
 
-image=$work/image.tar
-if [ -n "${BOOKWORM_TAR:-}" ]; then
-  cp "$BOOKWORM_TAR" "$image"
-elif "$PY" -m minidocker image inspect debian:bookworm >/dev/null 2>&1; then
-  "$PY" -m minidocker save -o "$image" debian:bookworm
-else
-  MINIDOCKER_ROOT=$work/make PYTHON=$PY scripts/mkimage-debian bookworm debian:bookworm >/dev/null
-  "$PY" -m minidocker --root "$work/make" save -o "$image" debian:bookworm
-  rm -rf "$work/make"
-fi
+. bench/bookworm-image.sh     # sets image=$work/image.tar
 skopeo copy -q "docker-archive:$image" "oci:$work/L:bookworm"
 layer=$("$PY" -c 'import json, sys, tarfile
 print(json.load(tarfile.open(sys.argv[1]).extractfile("manifest.json"))[0]["Layers"][0])' "$image")

@@ -37,16 +37,7 @@ YML
   wait_for "$2"
 }
 
-image=$work/image.tar
-if [ -n "${BOOKWORM_TAR:-}" ]; then
-  cp "$BOOKWORM_TAR" "$image"
-elif "$PY" -m minidocker image inspect debian:bookworm >/dev/null 2>&1; then
-  "$PY" -m minidocker save -o "$image" debian:bookworm
-else
-  MINIDOCKER_ROOT=$work/make PYTHON=$PY scripts/mkimage-debian bookworm debian:bookworm >/dev/null
-  "$PY" -m minidocker --root "$work/make" save -o "$image" debian:bookworm
-  rm -rf "$work/make"
-fi
+. bench/bookworm-image.sh     # sets image=$work/image.tar
 p1=$(port); registry source "$p1"
 p2=$(port); registry target "$p2"
 ref=127.0.0.1:$p1/library/debian:bookworm
