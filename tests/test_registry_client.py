@@ -243,3 +243,23 @@ def test_layers_beyond_the_download_slots_wait(registry, tmp_path, monkeypatch):
     base, top = layer_ids(registry, "tests/two:1")
     lines = out.getvalue().splitlines()
     assert lines[1:4] == [f"{base}: Pulling fs layer", f"{top}: Pulling fs layer", f"{top}: Waiting"], lines
+
+
+def test_run_pulls_an_image_it_does_not_have_as_docker_does(minidocker, registry):
+    name = f"{registry.host}/library/busybox"
+    never = minidocker("run", "--rm", "--pull", "never", name, "true")
+    assert never.returncode == 125 and never.stderr.count("\n") == 1, never.stderr
+    assert f"Unable to find image '{name}:latest' locally" in never.stderr
+    ran = minidocker("run", "--rm", name, "echo", "hello")
+    assert (ran.returncode, ran.stdout) == (0, "hello\n"), ran.stderr
+    lines = ran.stderr.splitlines()
+    assert lines[:2] == [f"Unable to find image '{name}:latest' locally", "latest: Pulling from library/busybox"]
+    assert lines[-1] == f"Status: Downloaded newer image for {name}:latest"
+    again = minidocker("run", "--rm", name, "true")
+    assert (again.returncode, again.stderr) == (0, "")
+    always = minidocker("run", "--rm", "--pull", "always", name, "true")
+    assert always.returncode == 0 and f"Status: Image is up to date for {name}:latest" in always.stderr
+    bad = minidocker("run", "--rm", "--pull", "sometimes", name, "true")
+    assert bad.returncode == 125 and "invalid pull option" in bad.stderr and bad.stderr.count("\n") == 1
+    gone = minidocker("run", "--rm", f"{registry.host}/library/nothing:here", "true")
+    assert gone.returncode == 125 and gone.stderr.count("\n") == 2, gone.stderr   # Unable to find…, the error

@@ -40,6 +40,8 @@ def register(verbs):
     option("--security-opt", action="append", default=[], metavar="OPT",
            help="seccomp=unconfined|FILE, no-new-privileges[=true|false]")
     option("--read-only", action="store_true", help="mount the container's root filesystem read-only")
+    option("--pull", default="missing", metavar="POLICY",
+           help='pull the image before running: "always", "missing" (default) or "never"')
     option("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -85,4 +87,4 @@ def run(args) -> int:
         group_add=args.group_add, entrypoint=args.entrypoint, memory=args.memory, memory_swap=args.memory_swap,
         cpus=args.cpus, pids_limit=args.pids_limit, privileged=args.privileged, cap_add=args.cap_add,
         cap_drop=args.cap_drop, security_opt=args.security_opt, read_only=args.read_only,
-        console_size=terminal_size() if args.tty else None, rootfs=args.rootfs))
+        console_size=terminal_size() if args.tty else None, rootfs=args.rootfs, pull=args.pull))

@@ -40,6 +40,7 @@ class RunOptions:
     read_only: bool = False
     console_size: tuple | None = None  # (rows, columns) of the CLI's terminal, with -t
     rootfs: str | None = None         # --rootfs: a directory instead of an image
+    pull: str = "missing"             # --pull always|missing|never (chapter 7 pulls)
 
 
 def familiar(image: str) -> str:
@@ -97,9 +98,29 @@ def create(image: str, options: RunOptions) -> dict:
     return record
 
 
+def pull_if_needed(image: str, policy: str):
+    """`--pull`: pull the image first (chapter 7's registry client) when it is missing, or always.
+    The client is imported only then: it is start-up time a local image never needs."""
+    if policy == "missing":
+        try:
+            Store().resolve(image)
+            return
+        except ImageNotFound:
+            pass
+    from minidocker.registry.pull import ensure_image
+    try:
+        ensure_image(image, policy)
+    except ImageNotFound:
+        raise ImageNotFound(f"Unable to find image '{familiar(image)}' locally") from None
+    except MinidockerError as error:       # pull's own verb exits 1; run's errors are 125
+        raise MinidockerError(str(error)) from None
+
+
 def run(image: str, options: RunOptions) -> int:
     """Docker's `run` in the foreground: the container's exit status, or a MinidockerError."""
     check_host()
+    if not options.rootfs:
+        pull_if_needed(image, options.pull)
     with Forwarder(_record.runtime_root()) as forwarder:      # signals are ours before anything forks
         record = create_rootfs(options) if options.rootfs else create(image, options)
         forwarder.container_id = record["ID"]
