@@ -1,0 +1,16 @@
+"""`minidocker restart`: restart one or more containers."""
+from minidocker.cli._common import for_each
+
+
+def register(verbs):
+    parser = verbs.add_parser("restart", help="Restart one or more containers")
+    parser.add_argument("-s", "--signal", help="signal to send to the container")
+    parser.add_argument("-t", "--time", "--timeout", dest="time", type=int,
+                        help="seconds to wait before killing the container (default 10)")
+    parser.add_argument("containers", nargs="+", metavar="CONTAINER")
+    parser.set_defaults(func=restart)
+
+
+def restart(args) -> int:
+    from minidocker.container import lifecycle
+    return for_each(args.containers, lambda name: lifecycle.restart(name, args.time, args.signal))
