@@ -137,18 +137,22 @@ class Supervisor:
             self.log.write(log_entry(data, stream))
 
     def from_client(self, client: socket.socket):
-        data = b""
+        """Input from an attached client goes to the container's stdin; at its end, the client
+        still gets the output (and with StdinOnce, the container sees EOF)."""
         try:
             data = client.recv(65536)
         except OSError:
-            pass
+            data = b""
         if data and self.clients[client] and self.stdin is not None:
             os.write(self.stdin, data)
         elif not data:
             if self.clients[client] and self.stdin_once and self.stdin is not None:
-                os.close(self.stdin)      # `start -ai` with stdin at its end: the container sees EOF
+                os.close(self.stdin)
                 self.stdin = None
-            self.drop(client)
+            self.clients[client] = None           # read no more from it
+
+    def listening(self) -> list:
+        return [client for client, stdin in self.clients.items() if stdin is not None]
 
     def drop(self, client: socket.socket):
         self.clients.pop(client, None)
@@ -297,7 +301,7 @@ class Supervisor:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.reap()                       # a child that died before the handler was in place
         while not self.done:
-            ready, _, _ = select.select([wake_r, self.server, *self.outputs, *self.clients], [], [], self.timeout())
+            ready, _, _ = select.select([wake_r, self.server, *self.outputs, *self.listening()], [], [], self.timeout())
             for source in ready:
                 if source == wake_r:
                     os.read(wake_r, 4096)
@@ -305,7 +309,7 @@ class Supervisor:
                     self.accept()
                 elif source in self.outputs:
                     self.pump(source)
-                elif source in self.clients:
+                else:
                     self.from_client(source)
             self.reap()
             self.timers()
