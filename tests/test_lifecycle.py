@@ -168,6 +168,10 @@ def test_start_attach_wait_top_stats_prune(docker):
     ok(docker("create", "--name", "att", "busybox", "sh", "-c", "echo out; echo err >&2; exit 4"))
     result = docker("start", "-a", "att")
     assert (result.returncode, result.stdout, result.stderr) == (4, "out\n", "err\n")
+    ok(docker("create", "--rm", "--name", "gone", "busybox", "sh", "-c", "echo bye; exit 3"))
+    result = docker("start", "-a", "gone")
+    assert (result.returncode, result.stdout) == (3, "bye\n")               # the code even with --rm
+    assert "gone" not in ok(docker("ps", "-a"))
     ok(docker("create", "-i", "--name", "head", "busybox", "head", "-n", "1"))
     assert docker("start", "-ai", "head", input="piped\n").stdout == "piped\n"
     ok(docker("create", "--name", "top", "busybox", "sleep", "100"))
