@@ -3,7 +3,7 @@ wait, logs, inspect — with Docker's messages for the odd transitions, and the 
 import os, signal, subprocess, time
 from pathlib import Path
 
-from lifecycle_support import docker, inspect, ok  # noqa: F401 (docker is a fixture)
+from lifecycle_support import inspect, ok
 
 COUNTER = "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done"
 POLITE = "trap 'echo bye; exit 5' TERM; echo up; while :; do sleep 0.05; done"

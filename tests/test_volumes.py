@@ -1,8 +1,7 @@
 """Volumes and bind mounts: data that bypasses the container layer and outlives the container."""
 import json, os
-from pathlib import Path
 
-from lifecycle_support import docker, inspect, ok  # noqa: F401 (docker is a fixture)
+from lifecycle_support import inspect, ok
 
 
 def run(docker, *args):
