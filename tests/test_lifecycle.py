@@ -229,3 +229,10 @@ def test_exec_with_a_terminal(docker):
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 3 and b"/dev/pts/" in out
     ok(docker("stop", "-t", "0", "term"))
+
+
+def test_pause_and_oom_on_pure_cgroup_v2():
+    """The freezer (cgroup.freeze) and the OOM kill (memory.events) on cgroup v2; exec passed there
+    too (by hand, 2 minutes more in the emulated VM)."""
+    from support import pytest_in_cgroup_v2_vm
+    pytest_in_cgroup_v2_vm("tests/test_lifecycle.py", "-k", "pause_freezes or oom_kill", vm_timeout=420, timeout=460)
