@@ -4,13 +4,14 @@
 """`minidocker rm`: remove one or more containers."""
 import sys
 
-from minidocker.container.listing import remove
+from minidocker.container.lifecycle import remove
 from minidocker.errors import MinidockerError
 
 
 def register(verbs):
     parser = verbs.add_parser("rm", help="Remove one or more containers")
     parser.add_argument("-f", "--force", action="store_true", help="force the removal of a running container")
+    parser.add_argument("-v", "--volumes", action="store_true", help="remove the anonymous volumes of the container")
     parser.add_argument("containers", nargs="+", metavar="CONTAINER")
     parser.set_defaults(func=rm)
 
@@ -20,7 +21,7 @@ def rm(args) -> int:
     failed = 0
     for name in args.containers:
         try:
-            remove(name, args.force)
+            remove(name, args.force, args.volumes)
             print(name)
         except MinidockerError as error:
             print(f"minidocker: {error}", file=sys.stderr)

@@ -19,6 +19,17 @@ def register(verbs):
     option = parser.add_argument
     option("--help", action="help", help="show this help and exit")
     option("--rootfs", metavar="DIR", help="run in this root filesystem directory instead of an image")
+    option("-d", "--detach", action="store_true", help="run the container in the background, print its ID")
+    add_container_options(parser)
+    from minidocker.cli.create import add_lifecycle_options    # chapter 6, second part
+    add_lifecycle_options(parser)
+    option("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.set_defaults(func=run)
+
+
+def add_container_options(parser):
+    """The flags `run` shares with `create`: what the container is and may do."""
+    option = parser.add_argument
     option("-h", "--hostname", help="container host name (default: its short ID)")
     option("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
            help="set an environment variable (KEY alone copies it from here)")
@@ -42,8 +53,6 @@ def register(verbs):
     option("--read-only", action="store_true", help="mount the container's root filesystem read-only")
     option("--pull", default="missing", metavar="POLICY",
            help='pull the image before running: "always", "missing" (default) or "never"')
-    option("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    parser.set_defaults(func=run)
 
 
 def parse_env(items) -> dict:
@@ -70,21 +79,37 @@ def terminal_size():
 
 
 # %% notebooks/01_namespaces.ipynb cell c535f2a7
-def run(args) -> int:
-    if not args.command:
-        raise UsageError('"minidocker run" requires at least 1 argument')
-    if args.interactive and args.tty and not os.isatty(0):
-        raise UsageError("the input device is not a TTY")
-    from minidocker.container.run import RunOptions, run as run_container   # the engine (chapter 6)
-    if not args.interactive:             # like Docker, a container gets no stdin without -i
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.close(null)
-    image, command = (None, args.command) if args.rootfs else (args.command[0], args.command[1:])
-    return run_container(image, RunOptions(
+def container_options(args, command: list):
+    """The parsed flags as the engine's RunOptions (chapter 6)."""
+    from minidocker.container.run import RunOptions
+    return RunOptions(
         command=command, name=args.name, remove=args.rm, tty=args.tty, interactive=args.interactive,
         env=parse_env(args.env), workdir=args.workdir, hostname=args.hostname, user=args.user,
         group_add=args.group_add, entrypoint=args.entrypoint, memory=args.memory, memory_swap=args.memory_swap,
         cpus=args.cpus, pids_limit=args.pids_limit, privileged=args.privileged, cap_add=args.cap_add,
         cap_drop=args.cap_drop, security_opt=args.security_opt, read_only=args.read_only,
-        console_size=terminal_size() if args.tty else None, rootfs=args.rootfs, pull=args.pull))
+        console_size=terminal_size() if args.tty else None, rootfs=getattr(args, "rootfs", None), pull=args.pull)
+
+
+def run(args) -> int:
+    if not args.command:
+        raise UsageError('"minidocker run" requires at least 1 argument')
+    if args.interactive and args.tty and not os.isatty(0) and not args.detach:
+        raise UsageError("the input device is not a TTY")
+    from minidocker.cli.create import lifecycle_extras
+    from minidocker.container.run import pull_if_needed, run as run_container   # the engine (chapter 6)
+    image, command = (None, args.command) if args.rootfs else (args.command[0], args.command[1:])
+    options = container_options(args, command)
+    extras = lifecycle_extras(args, options)
+    if args.detach:                      # chapter 6, second part: a supervisor holds the container
+        if args.rootfs:
+            raise UsageError("--rootfs cannot be combined with -d")
+        from minidocker.container import lifecycle
+        pull_if_needed(image, options.pull)
+        print(lifecycle.run_detached(image, options, extras))
+        return 0
+    if not args.interactive:             # like Docker, a container gets no stdin without -i
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+    return run_container(image, options, extras)

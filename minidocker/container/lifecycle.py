@@ -218,7 +218,9 @@ def wait(text: str) -> int:
 
 # %% notebooks/06a_lifecycle.ipynb cell ac14170c
 def remove_record(record: dict, volumes: bool = False):
-    """The supervisor (and so the container) ended, the host released, the record gone."""
+    """The supervisor (and so the container) ended, the host released, the record gone; the
+    image's layers collected if `rmi -f` left them to this container (chapter 5)."""
+    from minidocker.container import listing
     from minidocker.volume import store as volume_store
     if _status.supervised(record["ID"]):
         try:
@@ -227,15 +229,25 @@ def remove_record(record: dict, volumes: bool = False):
             pass
         wait_for_supervisor(record["ID"], 30)
     _status.release(record["ID"])
+    listing.release(record)                 # what a foreground `run` killed mid-way left, too
     if volumes:
         volume_store.remove_anonymous(record)
     _record.remove(record)
+    listing.collect_if_orphaned(record)
+
+
+def active(record: dict) -> bool:
+    """Running, paused or restarting under a supervisor, or a foreground `run` still alive."""
+    if _status.supervised(record["ID"]):
+        return record["State"]["Status"] in ACTIVE
+    from minidocker.container import listing
+    return listing.running(record)
 
 
 def remove(text: str, force: bool = False, volumes: bool = False) -> dict:
     """Docker's rm [-f] [-v]: refuse a running container unless forced."""
     record = find(text)
-    if record["State"]["Status"] in ACTIVE and not force:
+    if active(record) and not force:
         if record["State"]["Status"] == "paused":
             raise ContainerError(f'cannot remove container "{record["Name"]}": container is paused and must '
                                  "be unpaused first")

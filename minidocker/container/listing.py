@@ -56,8 +56,11 @@ def observed(record: dict) -> dict:
 
 def status(record: dict) -> str:
     state = observed(record)
+    if state.get("Restarting"):
+        return f"Restarting ({state['ExitCode']}) {since(_timestamp(state['FinishedAt']))}"
     if state["Running"]:
-        return "Up " + human_duration(time.time() - _timestamp(state["StartedAt"]))
+        up = "Up " + human_duration(time.time() - _timestamp(state["StartedAt"]))
+        return up + " (Paused)" if state.get("Paused") else up
     if state["FinishedAt"] and state["Status"] == "exited":
         return f"Exited ({state['ExitCode']}) {since(_timestamp(state['FinishedAt']))}"
     return "Created"
@@ -68,7 +71,8 @@ def ellipsis(text: str, width: int) -> str:
 
 
 def ps(all_containers=False, quiet=False, no_trunc=False) -> str:
-    records = sorted(_record.all_records(), key=lambda r: r["Created"], reverse=True)
+    from minidocker.container.status import refresh          # chapter 6, second part: supervisors
+    records = sorted(map(refresh, _record.all_records()), key=lambda r: r["Created"], reverse=True)
     shown = [r for r in records if all_containers or running(r)]
     if quiet:
         return "".join((r["ID"] if no_trunc else r["ID"][:12]) + "\n" for r in shown)
@@ -91,6 +95,11 @@ def remove(text: str, force=False):
                              "stop the container before removing or force remove")
     release(record)
     _record.remove(record)
+    collect_if_orphaned(record)
+
+
+def collect_if_orphaned(record: dict):
+    """The last user of an image `rmi -f` untagged is gone: collect its layers."""
     if record["Image"] and not Store().has_image(record["Image"]):   # --rootfs: no image
         check.collect_garbage()
 

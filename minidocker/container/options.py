@@ -41,18 +41,3 @@ def stop_extra(signal: str | None, timeout: int | None):
         if timeout is not None:
             record["Config"]["StopTimeout"] = timeout
     return apply
-
-
-def memory_swap_extra(text: str):
-    """--memory-swap: memory plus swap (-1: unlimited swap), as Docker."""
-    swap = -1 if text == "-1" else parse_bytes(text)
-
-    def apply(spec: dict, record: dict):
-        memory = spec["linux"]["resources"].setdefault("memory", {})
-        if not memory.get("limit"):
-            raise MinidockerError("You should always set the Memory limit when using Memoryswap limit, see usage.")
-        if swap != -1 and swap < memory["limit"]:
-            raise MinidockerError("Minimum memoryswap limit should be larger than memory limit, see usage.")
-        memory["swap"] = swap
-        record["HostConfig"]["Resources"]["memory"] = memory
-    return apply

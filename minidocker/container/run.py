@@ -116,8 +116,9 @@ def pull_if_needed(image: str, policy: str):
         raise MinidockerError(str(error)) from None
 
 
-def run(image: str, options: RunOptions) -> int:
-    """Docker's `run` in the foreground: the container's exit status, or a MinidockerError."""
+def run(image: str, options: RunOptions, extras=()) -> int:
+    """Docker's `run` in the foreground: the container's exit status, or a MinidockerError.
+    `extras` edit the new bundle and record (volumes, restart policy: chapter 6, second part)."""
     check_host()
     if not options.rootfs:
         pull_if_needed(image, options.pull)
@@ -127,6 +128,9 @@ def run(image: str, options: RunOptions) -> int:
         directory = _record.directory(record)
         state = record["State"]
         try:
+            if extras:
+                from minidocker.container.lifecycle import edit_bundle
+                edit_bundle(record, extras)
             state.update(Status="running", Running=True, StartedAt=_record.now())
             _record.save(record)
             status = forwarder.run(directory / "bundle")
@@ -139,6 +143,9 @@ def run(image: str, options: RunOptions) -> int:
             state.update(Running=False, FinishedAt=_record.now())
             layer.unmount_rootfs(directory)
             if options.remove:
+                if record.get("Mounts"):         # --rm takes the anonymous volumes along, as Docker does
+                    from minidocker.volume.store import remove_anonymous
+                    remove_anonymous(record)
                 _record.remove(record)
             else:
                 _record.save(record)

@@ -67,6 +67,9 @@ def build_parser(prog=PROG) -> Parser:
     sub = verb("list", "list containers")
     sub.add_argument("-q", "--quiet", action="store_true")
     sub.add_argument("-f", "--format", choices=("table", "json"), default="table")
+    from minidocker.runtime import exec as exec_verb, pause as pause_verb    # chapter 6, second part
+    exec_verb.register(verbs)
+    pause_verb.register(verbs)
     return p
 
 
@@ -99,6 +102,9 @@ def dispatch(args) -> int:
         commands.kill(root, args.id, args.signal, args.all)
     elif verb == "delete":
         commands.delete(root, args.id, args.force)
+    elif verb in ("exec", "pause", "resume"):
+        from minidocker.runtime import exec as exec_verb, pause as pause_verb
+        return (exec_verb if verb == "exec" else pause_verb).dispatch(args)
     elif verb == "list":
         rows = commands.list_containers(root)
         if args.quiet:

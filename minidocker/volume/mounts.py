@@ -150,7 +150,7 @@ def volumes_extra(points: list):
     def apply(spec: dict, record: dict):
         from minidocker.container import record as _record
         from minidocker.image.store import Store
-        image_volumes = (Store().config(record["Image"]).get("config") or {}).get("Volumes")
+        image_volumes = (Store().config(record["Image"]).get("config") or {}).get("Volumes") if record["Image"] else None
         found = with_image_volumes([dict(p) for p in points], image_volumes)
         record["Mounts"] = found                         # before any volume exists: rm -v finds them
         spec["mounts"].extend(prepare(found, _record.directory(record) / "bundle/rootfs"))
