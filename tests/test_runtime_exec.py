@@ -15,7 +15,7 @@ def podman(tmp_path_factory):
         require(shutil.which(tool), f"{tool} is not installed (apt-get install podman)")
     (tmp_path / "containers.conf").write_text(PODMAN_CONF)
     launcher = tmp_path / "minidocker-runtime"
-    launcher.write_text(f'#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} {ROOT}/tests/runtime_with_exec.py '
+    launcher.write_text(f'#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m minidocker.runtime '
                         f'--root {tmp_path}/runtime "$@"\n')
     launcher.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
