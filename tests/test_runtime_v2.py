@@ -1,4 +1,4 @@
-"""Chapter 3's OCI runtime on pure cgroup v2, inside a throw-away VM (../shared/tools/v2vm): the
+"""Chapter 3's OCI runtime on pure cgroup v2, inside a throw-away VM (tools/v2vm/run): the
 side-by-side comparison with runc (cgroup limit files included), the memory hog OOM-killed and the
 fork bomb capped, and the lifecycle verbs that make, read, signal and destroy a v2 cgroup.
 Left out: the devices cgroup (test_devices_cgroup_*), which minidocker implements on v1 only (v2
