@@ -14,10 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRST = "notebooks/00_what_is_docker.ipynb"
 
 
-def command(port: int, token: str, checkpoints=None, extra=()) -> list:
+def command(port: int, token: str, course=ROOT, checkpoints=None, extra=()) -> list:
     """The `jupyter lab` command line: root, loopback, token, opening chapter 0."""
     args = [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser",
-            f"--ServerApp.root_dir={ROOT}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+            f"--ServerApp.root_dir={course}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
             f"--ServerApp.default_url=/lab/tree/{FIRST}"]
     if checkpoints:      # keep .ipynb_checkpoints off a VM's synced folder
@@ -28,12 +28,13 @@ def command(port: int, token: str, checkpoints=None, extra=()) -> list:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="course lab", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("MINIDOCKER_LAB_PORT", 8888)))
+    parser.add_argument("--course", default=ROOT, help="the directory with notebooks/ (default: this checkout)")
     parser.add_argument("--checkpoints", help="keep notebook checkpoints in this directory")
     args, extra = parser.parse_known_args(argv)
     token = os.environ.get("MINIDOCKER_LAB_TOKEN") or secrets.token_urlsafe(24)
     url = f"http://127.0.0.1:{args.port}/lab/tree/{FIRST}?token={token}"
     print(f"\nThe course is at\n\n    {url}\n\nopen it in your browser (Ctrl-C stops JupyterLab).\n", flush=True)
-    os.execv(sys.executable, command(args.port, token, args.checkpoints, extra))
+    os.execv(sys.executable, command(args.port, token, args.course, args.checkpoints, extra))
 
 
 if __name__ == "__main__":
