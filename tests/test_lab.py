@@ -59,9 +59,7 @@ def lab(tmp_path):
                 time.sleep(0.2)
         yield base, token
     finally:
-        server.send_signal(signal.SIGINT)          # twice: JupyterLab asks for confirmation once
-        time.sleep(0.5)
-        server.send_signal(signal.SIGINT)
+        server.terminate()                         # JupyterLab shuts its kernels down on SIGTERM
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
