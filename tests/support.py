@@ -1,5 +1,5 @@
 """Helpers every test module may import: `from support import require, require_root, ROOT`."""
-import os, subprocess, sys, time
+import os, platform, shutil, subprocess, sys, time
 from pathlib import Path
 
 import pytest
@@ -7,7 +7,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_KERNEL = os.environ.get("MINIDOCKER_REQUIRE_KERNEL") == "1"
 CGROUP_EXPECT = os.environ.get("MINIDOCKER_CGROUP_EXPECT")  # "v2" inside the VM: assert it, don't recurse
-V2VM = ROOT.parent / "shared/tools/v2vm/run"
+V2VM = ROOT / "tools/v2vm/run"
 
 
 def require(condition, reason):
@@ -24,7 +24,7 @@ def require_root():
 
 
 def pytest_in_cgroup_v2_vm(*pytest_args, vm_timeout=300, timeout=330):
-    """Boot a pure-cgroup-v2 kernel under qemu (../shared/tools/v2vm) and run pytest there on
+    """Boot a pure-cgroup-v2 kernel under qemu (tools/v2vm/run) and run pytest there on
     `pytest_args`, strictly: MINIDOCKER_REQUIRE_KERNEL=1, and every test must pass (none may skip:
     deselect what cannot run on v2 with -k and say why). The calling test runs inside too, where
     MINIDOCKER_CGROUP_EXPECT=v2 makes this function check the cgroup layout instead of booting again,
@@ -34,7 +34,8 @@ def pytest_in_cgroup_v2_vm(*pytest_args, vm_timeout=300, timeout=330):
         assert cgroups.layout() == CGROUP_EXPECT, f"expected a {CGROUP_EXPECT} host, detected {cgroups.layout()}"
         return
     require_root()
-    require(V2VM.exists(), f"{V2VM} is missing (the pure cgroup v2 VM, ../shared/tools/v2vm)")
+    require(shutil.which("qemu-system-" + platform.machine()) and list(Path("/boot").glob("vmlinuz-*")),
+            "the pure cgroup v2 VM needs qemu and Debian's kernel (./course test installs them)")
     caller = os.environ["PYTEST_CURRENT_TEST"].rsplit(" ", 1)[0]      # "path::name (call)"
     command = [str(V2VM), "-t", str(vm_timeout), "-e", "MINIDOCKER_CGROUP_EXPECT=v2",
                "-e", "MINIDOCKER_REQUIRE_KERNEL=1", "-e", "PYTHONDONTWRITEBYTECODE=1", "--",

@@ -116,3 +116,15 @@ def test_podman_detached_stop_and_inspect(podman):
     assert stopped.returncode == 0, stopped.stderr
     assert podman("inspect", "bg", "--format", "{{.State.Status}}").stdout.strip() == "exited"
     assert podman("rm", "bg").returncode == 0
+
+
+def test_podman_runs_the_console_script(podman):
+    """`pip install -e .` gives `minidocker-runtime`: what the README hands to podman's --runtime."""
+    script = Path(sys.executable).parent / "minidocker-runtime"
+    require(script.exists(), f"{script} is missing: `pip install -e .` (./course setup) installs it")
+    # As the README types it, so with the runtime's default --root: podman 4.3 does not pass
+    # --runtime-flag to `delete`, so a --root given that way would leave the state behind.
+    result = podman("--runtime", str(script), "run", "--rm", "--network", "none", "localhost/busybox",
+                    "sh", "-c", "echo $$ from $(hostname)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["1", "from"], result.stdout

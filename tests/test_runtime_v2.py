@@ -1,4 +1,4 @@
-"""Chapter 3's OCI runtime on pure cgroup v2, inside a throw-away VM (../shared/tools/v2vm): the
+"""Chapter 3's OCI runtime on pure cgroup v2, inside a throw-away VM (tools/v2vm/run): the
 side-by-side comparison with runc (cgroup limit files and the devices filter included), the
 memory hog OOM-killed, the fork bomb capped, a disk's node made with CAP_MKNOD but not opened
 (the eBPF devices program), and the lifecycle verbs that make, read, signal and destroy a v2 cgroup."""
