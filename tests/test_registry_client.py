@@ -263,3 +263,11 @@ def test_run_pulls_an_image_it_does_not_have_as_docker_does(minidocker, registry
     assert bad.returncode == 125 and "invalid pull option" in bad.stderr and bad.stderr.count("\n") == 1
     gone = minidocker("run", "--rm", f"{registry.host}/library/nothing:here", "true")
     assert gone.returncode == 125 and gone.stderr.count("\n") == 2, gone.stderr   # Unable to find…, the error
+
+
+def test_image_pull_and_image_push_are_the_same_verbs(minidocker, registry):
+    name = f"{registry.host}/library/busybox"
+    assert minidocker("image", "pull", "-q", name).stdout == f"{name}:latest\n"
+    assert minidocker("tag", name, f"{registry.host}/tests/again:1").returncode == 0
+    pushed = minidocker("image", "push", f"{registry.host}/tests/again:1")
+    assert pushed.returncode == 0 and "1: digest: sha256:" in pushed.stdout, pushed.stderr
