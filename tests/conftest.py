@@ -28,6 +28,7 @@ def minidocker(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     env["MINIDOCKER_ROOT"] = str(tmp_path / "state")
     env["MINIDOCKER_RUNROOT"] = str(tmp_path / "run")
+    env.setdefault("MINIDOCKER_HUB", "http://127.0.0.1:9")   # "Docker Hub" answers nothing: never reached
 
     def run(*args, **kw):
         kw.setdefault("capture_output", True)

@@ -28,7 +28,6 @@ def test_bad_input_is_one_line_and_125(minidocker, busybox_rootfs, tmp_path):
     cases = [("run", "--rootfs", tmp_path / "missing", "true"),
              ("run", "--rootfs", tmp_path / "empty", "true"),
              ("run", "--rootfs", busybox_rootfs),
-             ("run", "true"),
              ("run", "--bogus-flag", "--rootfs", busybox_rootfs, "true"),
              ("no-such-verb",)]
     for args in cases:
@@ -36,6 +35,10 @@ def test_bad_input_is_one_line_and_125(minidocker, busybox_rootfs, tmp_path):
         assert result.returncode == 125, (args, result.stderr)
         assert result.stderr.startswith("minidocker: ") and result.stderr.count("\n") == 1, (args, result.stderr)
         assert "Traceback" not in result.stderr
+    missing = minidocker("run", "true")                 # an image that is not here: pulled first, as Docker does
+    assert missing.returncode == 125 and "Traceback" not in missing.stderr
+    first, second = missing.stderr.splitlines()
+    assert first == "Unable to find image 'true:latest' locally" and second.startswith("minidocker: ")
 
 
 def test_not_root_is_a_clear_error(busybox_rootfs, tmp_path):

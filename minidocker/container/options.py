@@ -35,7 +35,7 @@ def stop_extra(signal: str | None, timeout: int | None):
     """The image's StopSignal unless --stop-signal says otherwise; --stop-timeout."""
     def apply(spec: dict, record: dict):
         from minidocker.image.store import Store
-        image = Store().config(record["Image"]).get("config") or {}
+        image = (Store().config(record["Image"]).get("config") or {}) if record["Image"] else {}   # --rootfs: none
         if signal or image.get("StopSignal"):
             record["Config"]["StopSignal"] = signal or image["StopSignal"]
         if timeout is not None:
