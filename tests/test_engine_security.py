@@ -1,7 +1,7 @@
 """Docker's defaults on the engine path: what an engine container (`run IMAGE`) and a `--rootfs`
 container may do, against the escape list, side by side with podman's defaults; the flags that
 change them; and a real Debian userland that needs the 14 capabilities."""
-import os, shutil, subprocess, sys
+import os, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 import pytest
@@ -90,7 +90,7 @@ def podman(probe_rootfs, tmp_path_factory):
     """podman with runc and its own defaults, on a private store, with the probe image."""
     for tool in ("podman", "runc", "tar"):
         require(shutil.which(tool), f"{tool} is not installed (apt-get install podman runc)")
-    work = tmp_path_factory.mktemp("podman-defaults")
+    work = Path(tempfile.mkdtemp(prefix="md-podman-"))   # short: podman refuses a runroot of 50+ characters
     (work / "containers.conf").write_text(PODMAN_CONF)
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     env["CONTAINERS_CONF"] = str(work / "containers.conf")

@@ -44,12 +44,18 @@ def build_parser(argv) -> Parser:
 
 
 CONTAINER_VERBS = ("run", "create", "start")       # their status may be the container's own
+PROCESS_VERBS = ("exec", "attach")                  # they end with a process's status
 
 
-def exit_status(verb: str | None, status: int) -> int:
+def exit_status(verb: str | None, status: int, failed: bool = False) -> int:
     """Docker's CLI: 125/126/127 pass through for the container verbs (and for flag errors, met
-    before any verb runs: `verb` is None then); any other verb that fails exits 1."""
-    return status if verb is None or verb in CONTAINER_VERBS or status in (0, 130) else 1
+    before any verb runs: `verb` is None then); exec and attach end with their process's status
+    (126/127 when exec cannot start it); any other verb that fails exits 1."""
+    if verb is None or verb in CONTAINER_VERBS or status in (0, 130):
+        return status
+    if verb in PROCESS_VERBS and (not failed or status in (126, 127)):
+        return status
+    return 1
 
 
 def main(argv=None) -> int:
@@ -70,11 +76,11 @@ def main(argv=None) -> int:
         return exit_status(verb, args.func(args) or 0)
     except MinidockerError as error:
         print(f"minidocker: {error}", file=sys.stderr)
-        return exit_status(verb, error.exit_code)
+        return exit_status(verb, error.exit_code, failed=True)
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # a bug of ours: still one line, unless we are debugging
         if os.environ.get("MINIDOCKER_DEBUG"):
             raise
         print(f"minidocker: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        return exit_status(verb, 125)
+        return exit_status(verb, 125, failed=True)

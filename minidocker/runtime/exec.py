@@ -65,11 +65,10 @@ def _process(process: dict, seccomp_filter, report: int, console_fd: int):
         if seccomp_filter and process.get("noNewPrivileges"):
             seccomp_filter.load()
         os.execve(executable, process["args"], env)
-    except FileNotFoundError as error:
-        if "/" in process["args"][0] and os.path.isfile(process["args"][0]):    # there, but not executable
-            tell(report, f'error 126 exec: "{process["args"][0]}": permission denied')
-            os._exit(126)
-        tell(report, f"error 127 {error.args[0] if len(error.args) == 1 else error}")
+    except (CommandNotFound, CommandNotExecutable) as error:     # find_executable's verdict, as for run
+        tell(report, f"error {error.exit_code} {error}")
+    except FileNotFoundError as error:                # execve's: a script whose interpreter is missing
+        tell(report, f"error 127 exec {process['args'][0]}: {error.strerror}")
     except PermissionError as error:
         tell(report, f"error 126 exec {process['args'][0]}: {error.strerror}")
     except BaseException as error:
