@@ -51,8 +51,9 @@ def now() -> str:
 
 
 def write_atomically(path: Path, value):
-    """Replace `path` with `value` as JSON: temporary file, fsync, rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Replace `path` with `value` as JSON: temporary file, fsync, rename. The temporary name is
+    this process's own, so that two writers (a CLI and a supervisor) never share one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as f:
         json.dump(value, f, indent=1)
         f.flush()

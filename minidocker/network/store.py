@@ -19,6 +19,7 @@ import secrets
 from pathlib import Path
 
 from minidocker import paths
+from minidocker.container.record import write_atomically as write_json   # one atomic writer
 from minidocker.errors import MinidockerError
 
 DEFAULT_NETWORK, DEFAULT_BRIDGE, DEFAULT_SUBNET = "bridge", "minidocker0", "172.17.0.0/16"
@@ -52,14 +53,6 @@ def locked():
         os.close(fd)
 
 
-def write_json(path: Path, value):
-    """Replace `path` atomically (temporary file, fsync, rename): a crash leaves old or new."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _read_all(directory: Path) -> list:
