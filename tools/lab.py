@@ -11,7 +11,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRST = "notebooks/00_what_is_docker.ipynb"
+CHAPTER_0 = "00_what_is_docker.ipynb"
+
+
+def first(course=ROOT) -> str:
+    """Chapter 0 of the student's workbook (`./course workbook`) if there is one, else the book's."""
+    return f"workbook/{CHAPTER_0}" if (Path(course) / "workbook" / CHAPTER_0).exists() else f"notebooks/{CHAPTER_0}"
 
 
 def command(port: int, token: str, course=ROOT, checkpoints=None, extra=()) -> list:
@@ -19,7 +24,7 @@ def command(port: int, token: str, course=ROOT, checkpoints=None, extra=()) -> l
     args = [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser",
             f"--ServerApp.root_dir={course}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-            f"--ServerApp.default_url=/lab/tree/{FIRST}"]
+            f"--ServerApp.default_url=/lab/tree/{first(course)}"]
     if checkpoints:      # keep .ipynb_checkpoints off a VM's synced folder
         args.append(f"--FileCheckpoints.root_dir={checkpoints}")
     return [*args, *extra]
@@ -32,8 +37,13 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoints", help="keep notebook checkpoints in this directory")
     args, extra = parser.parse_known_args(argv)
     token = os.environ.get("MINIDOCKER_LAB_TOKEN") or secrets.token_urlsafe(24)
-    url = f"http://127.0.0.1:{args.port}/lab/tree/{FIRST}?token={token}"
-    print(f"\nThe course is at\n\n    {url}\n\nopen it in your browser (Ctrl-C stops JupyterLab).\n", flush=True)
+    chapter = first(args.course)
+    url = f"http://127.0.0.1:{args.port}/lab/tree/{chapter}?token={token}"
+    edition = ("your workbook (workbook/): the exercises are yours to write, `sudo ./course check N` grades them"
+               if chapter.startswith("workbook/") else
+               "the book's edition (notebooks/), with the solutions: `./course workbook` makes yours")
+    print(f"\nThe course is at\n\n    {url}\n\nopen it in your browser (Ctrl-C stops JupyterLab). It opens {edition}.\n",
+          flush=True)
     os.execv(sys.executable, command(args.port, token, args.course, args.checkpoints, extra))
 
 
