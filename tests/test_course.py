@@ -4,6 +4,7 @@ provider; the venv and all state then stay on the VM's own disk."""
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,25 @@ def test_a_real_9p_synced_folder_in_a_vm():
     assert stat_says != "9p"       # the trap: the host's filesystem type shows through
     assert checkout == f"checkout {ROOT} (a 9p filesystem, a VM's synced folder)"
     assert venv == "venv /opt/minidocker/venv"
+
+
+def test_course_workbook_writes_the_students_edition(tmp_path):
+    """`./course workbook DIR` needs no set-up and no root: the system's python3 and this checkout."""
+    workbook = tmp_path / "workbook"
+    run = lambda: subprocess.run([str(ROOT / "course"), "workbook", str(workbook)], capture_output=True, text=True,
+                                 env={"PATH": os.environ["PATH"]})
+    result = run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(p.name for p in workbook.glob("*.ipynb")) == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert "NotImplementedError" in (workbook / "00_what_is_docker.ipynb").read_text()
+    assert run().returncode == 0, "a workbook nobody changed is simply written again"
+
+
+def test_the_lab_opens_the_workbook_when_there_is_one(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import lab
+    (tmp_path / "notebooks").mkdir()
+    assert f"--ServerApp.default_url=/lab/tree/notebooks/{lab.CHAPTER_0}" in lab.command(8888, "t", tmp_path)
+    (tmp_path / "workbook").mkdir()
+    (tmp_path / "workbook" / lab.CHAPTER_0).write_text("{}")
+    assert f"--ServerApp.default_url=/lab/tree/workbook/{lab.CHAPTER_0}" in lab.command(8888, "t", tmp_path)
