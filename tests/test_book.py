@@ -82,6 +82,12 @@ def test_directives_become_captions():
                      ("code", "print('plain')  #| not a directive here")]
 
 
+def test_the_table_of_contents_is_every_chapter():
+    """The book and chapter 0's road map promise only chapters that exist, and miss none."""
+    listed = re.findall(r"^\s*- file: notebooks/(\S+)\s*$", (ROOT / "book/_toc.yml").read_text(), re.M)
+    assert listed == [p.stem for p in CHAPTERS]
+
+
 def test_vagrantfile_is_valid():
     vagrant = shutil.which("vagrant")
     require(vagrant, "vagrant is not installed (./course setup installs it)")
