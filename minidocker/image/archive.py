@@ -288,37 +288,6 @@ def import_rootfs(source, ref: str | None = None, changes=(), message: str = "",
         return image_id
 
 
-# %% notebooks/05_images.ipynb cell 4d94348f
-def commit(base: str, upper_dir, ref: str | None = None, changes=(), created_by: str = "", comment: str = "",
-           store: Store | None = None) -> str:
-    """A new image: image `base` plus the directory `upper_dir` as one more layer; return its ID."""
-    from minidocker.storage.layers import pack_layer
-    store = store or Store()
-    target = _ref.parse_tag_target(ref) if ref else None
-    with store.writing():
-        base_id = store.resolve(base)
-        config, manifest = json.loads(store.read_blob(base_id)), store.manifest(base_id)
-        work = store.tempdir()
-        with open(work / "layer", "wb") as out:
-            digests = pack_layer(str(upper_dir), out, gzip=True)
-        with open(work / "layer", "rb") as f:
-            digest, size = store.put_blob_stream(f, digests.digest)
-        diff_ids = config["rootfs"]["diff_ids"] + [digests.diff_id]
-        store.add_layer(digest, digests.diff_id, chain_ids(diff_ids)[-2] if len(diff_ids) > 1 else None)
-        config["rootfs"]["diff_ids"] = diff_ids
-        config["created"] = oci.rfc3339()
-        config["config"] = oci.apply_changes(dict(config.get("config") or {}), changes)
-        config.setdefault("history", []).append({"created": config["created"], "created_by": created_by,
-                                                 **({"comment": comment} if comment else {})})
-        config_bytes = json.dumps(config, separators=(",", ":")).encode()
-        layers = manifest["layers"] + [{"mediaType": oci.LAYER_GZIP, "digest": digest, "size": size}]
-        new_manifest = oci.make_manifest(oci.descriptor(oci.CONFIG, config_bytes, digest_of(config_bytes)), layers)
-        image_id = store.commit_image(config_bytes, new_manifest, parent=base_id)
-        if target:
-            store.tag(target, image_id)
-        return image_id
-
-
 # %% notebooks/05_images.ipynb cell 0c2410d8
 def _selected(store: Store, names) -> list:
     """[(image ID, [tag references to record])] for the names given to `save`."""

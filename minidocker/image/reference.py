@@ -112,7 +112,7 @@ def parse(text: str, default_tag: bool = True) -> Reference:
 
 
 def parse_tag_target(text: str) -> Reference:
-    """The target of `tag`/`import`/`commit`: a name with a tag, never a digest."""
+    """The target of `tag` and `import`: a name with a tag, never a digest."""
     ref = parse(text)
     if ref.digest:
         raise InvalidReference(f"refusing to create a tag with a digest reference: {text}")
