@@ -68,6 +68,7 @@ class Reference:
         return Reference(self.domain, self.path, None, digest)
 
 
+# %% notebooks/05_images.ipynb cell a853f487
 def split_domain(name: str):
     """Docker's splitDockerDomain: is the first component a registry host, or a Hub namespace?"""
     first, sep, rest = name.partition("/")
