@@ -4,7 +4,7 @@ import json, os, random, signal, subprocess, sys, time
 
 import pytest
 
-from image_helpers import rootfs_tar, snapshot
+from image_helpers import commit, rootfs_tar, snapshot, store_problems
 from support import require_root
 from minidocker.image import archive, check, remove
 from minidocker.image.store import DigestMismatch, Store, chain_ids, digest_of
@@ -40,7 +40,7 @@ def test_a_tampered_blob_is_refused_on_read(state, tmp_path):
     path.write_bytes(path.read_bytes().replace(b'"os":"linux"', b'"os":"linuz"'))
     with pytest.raises(DigestMismatch):
         store.config(image_id)
-    assert any("does not match" in p or "corrupt" in p for p in check.check())
+    assert any("does not match" in p or "corrupt" in p for p in store_problems())
 
 
 def test_shared_layers_are_stored_once_and_collected_when_unused(state, tmp_path):
@@ -49,8 +49,8 @@ def test_shared_layers_are_stored_once_and_collected_when_unused(state, tmp_path
     (tmp_path / "up1/one").write_text("1")
     (tmp_path / "up2").mkdir()
     (tmp_path / "up2/two").write_text("2")
-    child1 = archive.commit("base:1", tmp_path / "up1", "child:1")
-    archive.commit("base:1", tmp_path / "up2", "child:2")
+    child1 = commit("base:1", tmp_path / "up1", "child:1")
+    commit("base:1", tmp_path / "up2", "child:2")
     store = Store()
     assert len(list(store.layers.iterdir())) == 3
     base_chain, child1_chain = (chain_ids(store.config(i)["rootfs"]["diff_ids"]) for i in (base, child1))
@@ -60,7 +60,7 @@ def test_shared_layers_are_stored_once_and_collected_when_unused(state, tmp_path
     remove.remove("child:2")
     assert len(list(store.layers.iterdir())) == 1  # the base image still needs its layer
     assert remove.remove("base:1") == ["Untagged: base:1", f"Deleted: {base}", f"Deleted: {base_chain[0]}"]
-    assert not list(store.layers.iterdir()) and not list(store.blobs.iterdir()) and check.check() == []
+    assert not list(store.layers.iterdir()) and not list(store.blobs.iterdir()) and store_problems() == []
 
 
 def test_garbage_is_not_inconsistency_and_is_collected(state, tmp_path):
@@ -69,16 +69,16 @@ def test_garbage_is_not_inconsistency_and_is_collected(state, tmp_path):
     with store.lock():
         store.put_blob(b"orphan")
         (store.tmp / "half-written").write_text("x")
-    assert check.check() == []
+    assert store_problems() == []
     assert check.collect_garbage() >= 1  # the orphan blob (tmp/ is swept by the exclusive lock)
-    assert check.check() == [] and not list(store.tmp.iterdir())
+    assert store_problems() == [] and not list(store.tmp.iterdir())
 
 
 def test_a_reference_to_a_missing_image_is_an_inconsistency(state, tmp_path):
     image_id = archive.import_rootfs(rootfs_tar(tmp_path / "r.tar"), "tiny:1")
     store = Store()
     (store.images / f"{image_id[7:]}.json").unlink()
-    assert any("missing image" in p for p in check.check())
+    assert any("missing image" in p for p in store_problems())
 
 
 def _cli(*args, **kw):
@@ -98,7 +98,7 @@ def _archive(tmp_path, busybox_rootfs, layers=3):
             up = tmp_path / f"up{i}"
             up.mkdir()
             (up / f"file{i}").write_bytes(os.urandom(200_000))
-            archive.commit(f"kill/me:{'base' if i == 0 else i - 1}", up, f"kill/me:{i}")
+            commit(f"kill/me:{'base' if i == 0 else i - 1}", up, f"kill/me:{i}")
         with open(tmp_path / "image.tar", "wb") as out:
             archive.save([f"kill/me:{layers - 1}"], out)
     finally:
@@ -113,7 +113,7 @@ def _kill_at_random(args, seconds, rounds, seed):
         time.sleep(rng.uniform(0, seconds))
         process.send_signal(signal.SIGKILL)
         process.wait()
-        assert check.check() == [], f"inconsistent after kill -9 of {args}"
+        assert store_problems() == [], f"inconsistent after kill -9 of {args}"
 
 
 def test_kill_9_during_load_and_rm_leaves_a_consistent_store(state, tmp_path, busybox_rootfs, monkeypatch):
@@ -125,13 +125,13 @@ def test_kill_9_during_load_and_rm_leaves_a_consistent_store(state, tmp_path, bu
     _cli("rmi", "kill/me:2").wait()
     _kill_at_random(["load", "-i", tar], load_time, 12, 1)
     _cli("load", "-i", tar).wait()
-    assert check.check() == [] and "docker.io/kill/me:2" in Store().references()
+    assert store_problems() == [] and "docker.io/kill/me:2" in Store().references()
     for round in range(8):
         _kill_at_random(["rmi", "kill/me:2"], 0.4, 1, round)
         _cli("load", "-i", tar).wait()
     assert _cli("rmi", "kill/me:2").wait() == 0
     check.collect_garbage()
-    assert check.check() == [] and not Store().image_ids()
+    assert store_problems() == [] and not Store().image_ids()
     assert not list(Store().layers.iterdir())
 
 
@@ -153,7 +153,7 @@ def test_parallel_loads_of_one_image_keep_every_tag(state, tmp_path, busybox_roo
     assert all(p.returncode == 0 for p in processes), outputs
     refs = Store().references()
     assert {f"docker.io/library/parallel:{i}" for i in range(4)} <= set(refs)
-    assert len(set(refs.values())) == 1 and check.check() == []
+    assert len(set(refs.values())) == 1 and store_problems() == []
 
 
 def _two_images(tmp_path):
@@ -176,12 +176,12 @@ def test_gc_keeps_what_a_damaged_image_may_use_and_rmi_never_half_fails(state, t
     assert set(store.layers.iterdir()) == (everything if what == "config" else everything - others)
     assert all(store.has_layer(c) for c in chain)
     assert f"image {damaged[7:19]} is damaged" in capsys.readouterr().err
-    assert any(damaged in p for p in check.check())
+    assert any(damaged in p for p in store_problems())
     if what != "record":
         assert store.blob_path(damaged).exists() or what == "config"
     assert remove.remove("damaged:1") == ["Untagged: damaged:1", f"Deleted: {damaged}"] + \
         ([f"Deleted: {chain[0]}"] if what != "config" else [])
-    assert not store.image_ids() and not list(store.layers.iterdir()) and check.check() == []
+    assert not store.image_ids() and not list(store.layers.iterdir()) and store_problems() == []
 
 
 def test_rmi_f_of_a_stopped_containers_image_deletes_the_image_not_its_layers(state, tmp_path):
@@ -231,7 +231,7 @@ def test_bzip2_and_xz_layers_are_kept_and_saved_as_the_plain_tar(state, tmp_path
     archive.save(["plain:1"], out)
     with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tar:
         saved = tar.extractfile(f"blobs/sha256/{diff_id[7:]}").read()
-    assert digest_of(saved) == diff_id and check.check(deep=True) == []
+    assert digest_of(saved) == diff_id and store_problems(deep=True) == []
 
 
 def test_a_layer_without_its_completion_marker_is_absent_and_collected(state, tmp_path):
@@ -243,10 +243,10 @@ def test_a_layer_without_its_completion_marker_is_absent_and_collected(state, tm
     store = Store()
     [chain_id] = chain_ids(store.config(image_id)["rootfs"]["diff_ids"])
     (store.layer_dir(chain_id) / "layer.json").unlink()
-    assert not store.has_layer(chain_id) and any("missing" in p for p in check.check())
+    assert not store.has_layer(chain_id) and any("missing" in p for p in store_problems())
     assert archive.load(str(tmp_path / "a.tar")) == ["Loaded image: marker:1"]   # unpacked again
-    assert store.has_layer(chain_id) and check.check() == []
+    assert store.has_layer(chain_id) and store_problems() == []
     (store.layer_dir(chain_id) / "layer.json").unlink()
     remove.remove("marker:1")
     check.collect_garbage()
-    assert not list(store.layers.iterdir()) and check.check() == []
+    assert not list(store.layers.iterdir()) and store_problems() == []

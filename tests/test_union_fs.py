@@ -1,7 +1,7 @@
 """Chapter 4, Union FS: overlay mounts on the real kernel, OCI layer tar <-> overlay layer directory,
 safe extraction, and interop with umoci in both directions."""
 import bz2, gzip, hashlib, io, json, lzma, os, shutil, socket, stat, subprocess, tarfile
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,7 @@ from support import require, require_root
 
 from minidocker.errors import KernelError, MinidockerError
 from minidocker.storage.layers import LayerDigests, LayerError, dir_size, pack_layer, unpack_layer
-from minidocker.storage.overlay import MAX_OPTIONS, mount_overlay, mounted, overlay_options, unmount
+from minidocker.storage.overlay import MAX_OPTIONS, mount_overlay, overlay_options, unmount
 
 KEPT_XATTRS = ("user.", "security.capability", "trusted.overlay.opaque")
 # struct vfs_cap_data, revision 2: effective, permitted = CAP_NET_BIND_SERVICE (10)
@@ -20,6 +20,16 @@ CAPABILITY = (0x02000001).to_bytes(4, "little") + (1 << 10).to_bytes(4, "little"
 @pytest.fixture(autouse=True)
 def _root():
     require_root()
+
+
+@contextmanager
+def mounted(lowers, upper, work, target):
+    """The overlay exists inside the `with` block only, even when the test fails in it."""
+    mount_overlay(lowers, upper, work, target)
+    try:
+        yield Path(target)
+    finally:
+        unmount(target)
 
 
 def dirs(base: Path, *names) -> list[Path]:

@@ -28,6 +28,7 @@ def _ls(args):
     sys.stdout.write(listing.ls(args.repository, args.filter, args.all, args.quiet, args.digests, args.no_trunc, fmt))
 
 
+# %% notebooks/05_images.ipynb cell 317a13d8
 def _rm_args(p):
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("-f", "--force", action="store_true", help="Force removal of the image")
@@ -68,6 +69,7 @@ def _inspect(args):
     sys.stdout.write(details.inspect(args.images, args.format))
 
 
+# %% notebooks/05_images.ipynb cell 38d7f106
 GO_BOOLS = {"1": True, "t": True, "T": True, "true": True, "TRUE": True, "True": True,
             "0": False, "f": False, "F": False, "false": False, "FALSE": False, "False": False}
 
@@ -130,6 +132,7 @@ def _load(args):
         print(line)
 
 
+# %% notebooks/05_images.ipynb cell 3d26ff4e
 def _save_args(p):
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")

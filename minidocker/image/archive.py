@@ -21,6 +21,25 @@ from minidocker.image.store import CorruptImage, DigestMismatch, Store, chain_id
 from minidocker.runtime import inroot
 
 
+def open_regular(directory: Path, name: str) -> int:
+    """The regular file `name` inside `directory`, opened for reading. openat2(RESOLVE_IN_ROOT)
+    keeps an absolute name, `..` or a symlink inside it; a FIFO or device is never opened."""
+    root = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        found = inroot.open_in_root(root, name, os.O_PATH)
+    except OSError:
+        raise CorruptImage(f"invalid archive: {name} is missing") from None
+    finally:
+        os.close(root)
+    try:
+        if not stat.S_ISREG(os.fstat(found).st_mode):
+            raise CorruptImage(f"invalid archive: {name} is not a regular file")
+        return os.open(inroot.fd_path(found), os.O_RDONLY | os.O_CLOEXEC)   # the very file checked
+    finally:
+        os.close(found)
+
+
+# %% notebooks/05_images.ipynb cell ceca2c88
 class _Source:
     """Read named files from an OCI layout directory or from a (seekable) tar archive. Names come
     from the archive's own documents: inside a directory the kernel resolves them within it."""
@@ -40,34 +59,17 @@ class _Source:
         if self.tar is not None:
             return name in self.members
         try:
-            os.close(self._open_in_dir(name))
+            os.close(open_regular(self.path, name))
             return True
         except CorruptImage:
             return False
 
     def open(self, name: str):
         if self.tar is None:
-            return os.fdopen(self._open_in_dir(name), "rb")
+            return os.fdopen(open_regular(self.path, name), "rb")
         if name not in self.members:
             raise CorruptImage(f"invalid archive: {name} is missing")
         return self.tar.extractfile(self.members[name])
-
-    def _open_in_dir(self, name: str) -> int:
-        """The regular file `name` inside the directory, opened for reading. openat2(RESOLVE_IN_ROOT)
-        keeps an absolute name, `..` or a symlink inside it; a FIFO or device is never opened."""
-        root = os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            found = inroot.open_in_root(root, name, os.O_PATH)
-        except OSError:
-            raise CorruptImage(f"invalid archive: {name} is missing") from None
-        finally:
-            os.close(root)
-        try:
-            if not stat.S_ISREG(os.fstat(found).st_mode):
-                raise CorruptImage(f"invalid archive: {name} is not a regular file")
-            return os.open(inroot.fd_path(found), os.O_RDONLY | os.O_CLOEXEC)   # the very file checked
-        finally:
-            os.close(found)
 
     def read(self, name: str) -> bytes:
         with self.open(name) as f:
@@ -131,6 +133,7 @@ def _plain_if_exotic(store: Store, digest: str, size: int, diff_id: str):
                 raise CorruptImage(f"invalid archive: layer {digest}: {error}") from None
 
 
+# %% notebooks/05_images.ipynb cell 0e1a32d7
 def _docker_entries(store: Store, src: _Source):
     """docker-archive: manifest.json → [(image ID, [names])]."""
     entries = src.json("manifest.json")
@@ -150,6 +153,7 @@ def _docker_entries(store: Store, src: _Source):
     return loaded
 
 
+# %% notebooks/05_images.ipynb cell 9e605664
 def _oci_manifests(src: _Source, index: dict):
     """Walk an index (and nested indexes) to the image manifests for this platform."""
     for desc in index.get("manifests", []):
@@ -247,6 +251,7 @@ def _decompressed(f):
     return f
 
 
+# %% notebooks/05_images.ipynb cell 2b1deded
 def import_rootfs(source, ref: str | None = None, changes=(), message: str = "", store: Store | None = None) -> str:
     """Make a one-layer image from a rootfs tarball (path or stream) or directory; return its ID."""
     store = store or Store()
@@ -283,37 +288,6 @@ def import_rootfs(source, ref: str | None = None, changes=(), message: str = "",
         manifest = oci.make_manifest(oci.descriptor(oci.CONFIG, config, digest_of(config)),
                                      [{"mediaType": oci.LAYER_GZIP, "digest": digest, "size": size}])
         image_id = store.commit_image(config, manifest)
-        if target:
-            store.tag(target, image_id)
-        return image_id
-
-
-# %% notebooks/05_images.ipynb cell 4d94348f
-def commit(base: str, upper_dir, ref: str | None = None, changes=(), created_by: str = "", comment: str = "",
-           store: Store | None = None) -> str:
-    """A new image: image `base` plus the directory `upper_dir` as one more layer; return its ID."""
-    from minidocker.storage.layers import pack_layer
-    store = store or Store()
-    target = _ref.parse_tag_target(ref) if ref else None
-    with store.writing():
-        base_id = store.resolve(base)
-        config, manifest = json.loads(store.read_blob(base_id)), store.manifest(base_id)
-        work = store.tempdir()
-        with open(work / "layer", "wb") as out:
-            digests = pack_layer(str(upper_dir), out, gzip=True)
-        with open(work / "layer", "rb") as f:
-            digest, size = store.put_blob_stream(f, digests.digest)
-        diff_ids = config["rootfs"]["diff_ids"] + [digests.diff_id]
-        store.add_layer(digest, digests.diff_id, chain_ids(diff_ids)[-2] if len(diff_ids) > 1 else None)
-        config["rootfs"]["diff_ids"] = diff_ids
-        config["created"] = oci.rfc3339()
-        config["config"] = oci.apply_changes(dict(config.get("config") or {}), changes)
-        config.setdefault("history", []).append({"created": config["created"], "created_by": created_by,
-                                                 **({"comment": comment} if comment else {})})
-        config_bytes = json.dumps(config, separators=(",", ":")).encode()
-        layers = manifest["layers"] + [{"mediaType": oci.LAYER_GZIP, "digest": digest, "size": size}]
-        new_manifest = oci.make_manifest(oci.descriptor(oci.CONFIG, config_bytes, digest_of(config_bytes)), layers)
-        image_id = store.commit_image(config_bytes, new_manifest, parent=base_id)
         if target:
             store.tag(target, image_id)
         return image_id
@@ -361,6 +335,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes | None = None, path: Path 
         tar.addfile(info, io.BytesIO(data))
 
 
+# %% notebooks/05_images.ipynb cell 9c27f72f
 def save(names, out, fmt: str = "docker-archive", store: Store | None = None):
     """Write the named images to the binary stream `out` as a docker-archive or an OCI archive."""
     if fmt not in ("docker-archive", "oci-archive"):
@@ -395,6 +370,7 @@ def save(names, out, fmt: str = "docker-archive", store: Store | None = None):
             _add(tar, "manifest.json", json.dumps(docker_manifest).encode())
 
 
+# %% notebooks/05_images.ipynb cell 72e9ca66
 def _plain_layers(store: Store, tar, config: bytes, manifest: dict, written: dict) -> dict:
     """Write each layer as a plain tar named by its diff id; return a manifest that names them."""
     diff_ids = json.loads(config)["rootfs"]["diff_ids"]

@@ -47,6 +47,7 @@ def inspect_image(text: str, store: Store | None = None) -> dict:
         }
 
 
+# %% notebooks/05_images.ipynb cell af5da182
 def inspect(names, format=None, store=None) -> str:
     objects = [{k: v for k, v in inspect_image(n, store).items() if v is not None} for n in names]
     if format:
@@ -79,6 +80,7 @@ def history_entries(text: str, store: Store | None = None) -> list:
         return entries
 
 
+# %% notebooks/05_images.ipynb cell a91e881e
 Y2K = 946684800   # 2000-01-01T00:00:00Z: Docker gives no age to anything older (an epoch-0 date)
 
 

@@ -23,6 +23,7 @@ def human_size(size: float, precision: int = 4) -> str:
     return f"{size:.{precision}g}{units[i]}"
 
 
+# %% notebooks/05_images.ipynb cell 375fd8f1
 def human_duration(seconds: float) -> str:
     """go-units HumanDuration: 'Less than a second', 'About a minute', '3 hours', '2 weeks'…"""
     s = int(seconds)
@@ -103,6 +104,7 @@ def _argument(context, word: str):
     raise TemplateError(f"template: :1: function {word!r} not defined")
 
 
+# %% notebooks/05_images.ipynb cell f0539fe5
 _FUNCTIONS = {
     "json": lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False),
     "upper": lambda v: go_string(v).upper(), "lower": lambda v: go_string(v).lower(),

@@ -26,6 +26,7 @@ def parse_filters(values, allowed=IMAGE_FILTERS) -> dict:
     return filters
 
 
+# %% notebooks/05_images.ipynb cell 953e41f7
 def path_match(pattern: str, name: str) -> bool:
     """Go's path.Match: `*` and `?` never cross a `/`."""
     regex, i = "", 0
@@ -151,6 +152,7 @@ def image_rows(images: list, digests: bool = False, trunc: bool = True, now: flo
     return rows
 
 
+# %% notebooks/05_images.ipynb cell a509557d
 def ls(repository=None, filters=(), all_images=False, quiet=False, digests=False, no_trunc=False,
        format=None, store=None, now=None) -> str:
     """The text `docker image ls` prints."""

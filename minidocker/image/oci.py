@@ -29,6 +29,7 @@ def architecture() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(machine, machine)
 
 
+# %% notebooks/05_images.ipynb cell 7331fe2e
 def rfc3339(seconds: float | None = None) -> str:
     """RFC 3339 in UTC with microseconds, as Go writes times in image configs."""
     seconds = time.time() if seconds is None else seconds
@@ -51,6 +52,7 @@ def parse_time(text) -> float:
         return 0.0
 
 
+# %% notebooks/05_images.ipynb cell c1aeeb7a
 def descriptor(media_type: str, data: bytes, digest: str, **extra) -> dict:
     return {"mediaType": media_type, "digest": digest, "size": len(data), **extra}
 
@@ -91,6 +93,7 @@ def _pairs(value: str) -> dict:
     return dict(w.split("=", 1) for w in words)
 
 
+# %% notebooks/05_images.ipynb cell 7859afbc
 def apply_changes(config: dict, changes) -> dict:
     """Apply Dockerfile-style `--change` instructions to an image's `config` section."""
     for change in changes or []:

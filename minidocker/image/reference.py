@@ -68,6 +68,7 @@ class Reference:
         return Reference(self.domain, self.path, None, digest)
 
 
+# %% notebooks/05_images.ipynb cell a853f487
 def split_domain(name: str):
     """Docker's splitDockerDomain: is the first component a registry host, or a Hub namespace?"""
     first, sep, rest = name.partition("/")
@@ -112,7 +113,7 @@ def parse(text: str, default_tag: bool = True) -> Reference:
 
 
 def parse_tag_target(text: str) -> Reference:
-    """The target of `tag`/`import`/`commit`: a name with a tag, never a digest."""
+    """The target of `tag` and `import`: a name with a tag, never a digest."""
     ref = parse(text)
     if ref.digest:
         raise InvalidReference(f"refusing to create a tag with a digest reference: {text}")

@@ -67,6 +67,18 @@ def is_id_prefix_of(image_id: str, text: str) -> bool:
     return image_id.startswith(text) or image_id[7:].startswith(text)
 
 
+def _parent(store: Store, image_id: str) -> str | None:
+    try:
+        return store.image_record(image_id).get("parent")
+    except _BROKEN:
+        return None            # a damaged record: no parent we can vouch for
+
+
+def _children(store: Store, image_id: str) -> list:
+    return [i for i in store.image_ids() if _parent(store, i) == image_id]
+
+
+# %% notebooks/05_images.ipynb cell 64be6388
 def remove(text: str, force: bool = False, prune_parents: bool = True, store: Store | None = None) -> list:
     """Remove one image name or ID the way `docker image rm` does; return its output lines."""
     store = store or Store()
@@ -109,17 +121,6 @@ def remove(text: str, force: bool = False, prune_parents: bool = True, store: St
     return lines
 
 
-def _parent(store: Store, image_id: str) -> str | None:
-    try:
-        return store.image_record(image_id).get("parent")
-    except _BROKEN:
-        return None            # a damaged record: no parent we can vouch for
-
-
-def _children(store: Store, image_id: str) -> list:
-    return [i for i in store.image_ids() if _parent(store, i) == image_id]
-
-
 # %% notebooks/05_images.ipynb cell acf8b85c
 def layer_users(store: Store) -> dict:
     """{chain id: number of images whose layer stack contains it} (what `system df` shares);
@@ -146,6 +147,7 @@ def _delete(store: Store, image_id: str) -> list:
     return [f"Deleted: {image_id}"] + [f"Deleted: {c}" for c in reversed(chain) if not store.has_layer(c)]
 
 
+# %% notebooks/05_images.ipynb cell 1e67a5f7
 def prune(all_images: bool = False, filters: dict | None = None, store: Store | None = None, now=None):
     """`image prune`: remove dangling images (all unused ones with -a); (lines, bytes reclaimed)."""
     from minidocker.image.listing import summaries
@@ -216,6 +218,7 @@ def until_timestamp(value: str, now: float | None = None) -> float:
     return moment.timestamp()
 
 
+# %% notebooks/05_images.ipynb cell 22e40eef
 def prune_filter(filters: dict, now: float | None = None):
     """Docker's prune filters that `image ls` lacks, as a test: spared(config) → keep the image?
     `label!=` spares an image matching all of them; `until=` one created at or after it."""

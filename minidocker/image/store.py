@@ -2,7 +2,10 @@
 
 # %% notebooks/05_images.ipynb cell 47f5bf76
 """The content store: blobs by digest, unpacked layers by chain id, image records, tags; atomic
-writes and a lock so that concurrent and crashed minidocker processes leave it consistent."""
+writes and a lock so that concurrent and crashed minidocker processes leave it consistent.
+
+`Store` is built in steps, one class per concern, each on top of the one before: the locked
+directory, atomic files, blobs, layers, image records, and last the tags (`Store` itself)."""
 import errno
 import fcntl
 import hashlib
@@ -43,6 +46,7 @@ class CorruptImage(StoreError):
     """An archive or layout that is not a valid image."""
 
 
+# %% notebooks/05_images.ipynb cell e5528a3d
 def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -77,8 +81,8 @@ def fsync_dir(path):
 
 
 # %% notebooks/05_images.ipynb cell 1ccaf925
-class Store:
-    """The image store under `paths.state_root()/image` (or an explicit `root`)."""
+class _LockedRoot:
+    """The store's directory and its flock(2); see `Store`."""
 
     def __init__(self, root=None):
         self.root = Path(root) if root else paths.state_root() / "image"
@@ -114,6 +118,18 @@ class Store:
         finally:
             self._depth = 0
             os.close(self._fd)
+
+
+def _remove_tree(path: Path):
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+# %% notebooks/05_images.ipynb cell 0f6956da
+class _AtomicFiles(_LockedRoot):
+    """Atomic writes and all-or-nothing changes; see `Store`."""
 
     @contextmanager
     def writing(self):
@@ -154,95 +170,95 @@ class Store:
         self.write_file(path, json.dumps(value, indent=1, sort_keys=True).encode())
 
 
-def _remove_tree(path: Path):
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
 # %% notebooks/05_images.ipynb cell c350d598
-def _blob_path(self, digest: str) -> Path:
-    return self.blobs / hex_of(digest)
+class _BlobStore(_AtomicFiles):
+    """Content-addressed blobs: configs, manifests, layer tarballs; see `Store`."""
 
+    def blob_path(self, digest: str) -> Path:
+        return self.blobs / hex_of(digest)
 
-def _has_blob(self, digest: str) -> bool:
-    return self.blob_path(digest).is_file()
+    def has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).is_file()
 
+    def put_blob_stream(self, stream, expected: str | None = None, size: int | None = None):
+        """Store a stream as a blob; return (digest, size). A digest or size mismatch stores nothing."""
+        tmp, h, n = self.tmp / uuid.uuid4().hex, hashlib.sha256(), 0
+        try:
+            with open(tmp, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    h.update(chunk)
+                    n += len(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            digest = "sha256:" + h.hexdigest()
+            if expected and digest != expected:
+                raise DigestMismatch(f"blob digest mismatch: expected {expected}, got {digest}")
+            if size is not None and n != size:
+                raise DigestMismatch(f"blob {digest} has {n} bytes, expected {size}")
+            if not self.has_blob(digest):
+                os.replace(tmp, self.blob_path(digest))
+                fsync_dir(self.blobs)
+            return digest, n
+        finally:
+            tmp.unlink(missing_ok=True)
 
-def _put_blob_stream(self, stream, expected: str | None = None, size: int | None = None):
-    """Store a stream as a blob; return (digest, size). A digest or size mismatch stores nothing."""
-    tmp, h, n = self.tmp / uuid.uuid4().hex, hashlib.sha256(), 0
-    try:
-        with open(tmp, "wb") as out:
-            while chunk := stream.read(CHUNK):
-                h.update(chunk)
-                n += len(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        digest = "sha256:" + h.hexdigest()
+    def put_blob(self, data: bytes, expected: str | None = None) -> str:
+        digest = digest_of(data)
         if expected and digest != expected:
             raise DigestMismatch(f"blob digest mismatch: expected {expected}, got {digest}")
-        if size is not None and n != size:
-            raise DigestMismatch(f"blob {digest} has {n} bytes, expected {size}")
         if not self.has_blob(digest):
-            os.replace(tmp, self.blob_path(digest))
-            fsync_dir(self.blobs)
-        return digest, n
-    finally:
-        tmp.unlink(missing_ok=True)
+            self.write_file(self.blob_path(digest), data)
+        return digest
 
-
-def _put_blob(self, data: bytes, expected: str | None = None) -> str:
-    digest = digest_of(data)
-    if expected and digest != expected:
-        raise DigestMismatch(f"blob digest mismatch: expected {expected}, got {digest}")
-    if not self.has_blob(digest):
-        self.write_file(self.blob_path(digest), data)
-    return digest
-
-
-def _read_blob(self, digest: str) -> bytes:
-    try:
-        data = self.blob_path(digest).read_bytes()
-    except FileNotFoundError:
-        raise CorruptImage(f"blob {digest} is missing from the store") from None
-    if digest_of(data) != digest:
-        raise DigestMismatch(f"blob {digest} is corrupt: its content does not match its digest")
-    return data
-
-
-Store.blob_path, Store.has_blob, Store.put_blob_stream = _blob_path, _has_blob, _put_blob_stream
-Store.put_blob, Store.read_blob = _put_blob, _read_blob
+    def read_blob(self, digest: str) -> bytes:
+        try:
+            data = self.blob_path(digest).read_bytes()
+        except FileNotFoundError:
+            raise CorruptImage(f"blob {digest} is missing from the store") from None
+        if digest_of(data) != digest:
+            raise DigestMismatch(f"blob {digest} is corrupt: its content does not match its digest")
+        return data
 
 
 # %% notebooks/05_images.ipynb cell 0543adc0
-def _layer_dir(self, chain_id: str) -> Path:
-    return self.layers / hex_of(chain_id)
+class _LayerStore(_BlobStore):
+    """Layer blobs unpacked once per chain id; see `Store`."""
 
+    def layer_dir(self, chain_id: str) -> Path:
+        return self.layers / hex_of(chain_id)
 
-def _layer_info(self, chain_id: str) -> dict:
-    try:
-        return json.loads((self.layer_dir(chain_id) / "layer.json").read_text())
-    except FileNotFoundError:
-        raise CorruptImage(f"layer {chain_id} is missing from the store") from None
+    def layer_info(self, chain_id: str) -> dict:
+        try:
+            return json.loads((self.layer_dir(chain_id) / "layer.json").read_text())
+        except FileNotFoundError:
+            raise CorruptImage(f"layer {chain_id} is missing from the store") from None
 
+    def has_layer(self, chain_id: str) -> bool:
+        return (self.layer_dir(chain_id) / "layer.json").is_file()
 
-def _has_layer(self, chain_id: str) -> bool:
-    return (self.layer_dir(chain_id) / "layer.json").is_file()
-
-
-def _add_layer(self, blob_digest: str, diff_id: str, parent: str | None) -> str:
-    """Unpack a stored blob as the layer `diff_id` on top of chain `parent`; return its chain id."""
-    from minidocker.storage.layers import dir_size, unpack_layer
-    chain_id = diff_id if parent is None else digest_of(f"{parent} {diff_id}".encode())
-    if self.has_layer(chain_id):
+    def add_layer(self, blob_digest: str, diff_id: str, parent: str | None) -> str:
+        """Unpack a stored blob as the layer `diff_id` on top of chain `parent`; return its chain id."""
+        chain_id = diff_id if parent is None else digest_of(f"{parent} {diff_id}".encode())
+        if self.has_layer(chain_id):
+            return chain_id
+        work = self.tempdir()
+        _unpacked(self.blob_path(blob_digest), blob_digest, diff_id, parent, chain_id, work)
+        if self.layer_dir(chain_id).exists():  # an unfinished leftover (no layer.json): not a layer
+            self.layer_dir(chain_id).rename(self.tmp / f"unfinished-{hex_of(chain_id)}")
+            _remove_tree(self.tmp / f"unfinished-{hex_of(chain_id)}")
+        os.rename(work, self.layer_dir(chain_id))
+        fsync_dir(self.layers)
         return chain_id
-    work = self.tempdir()
+
+
+# %% notebooks/05_images.ipynb cell 3444c55b
+def _unpacked(blob: Path, blob_digest: str, diff_id: str, parent: str | None, chain_id: str, work: Path) -> dict:
+    """Unpack `blob` into work/diff, check it is `diff_id`, write work/layer.json, all on disk."""
+    from minidocker.storage.layers import dir_size, unpack_layer
     (work / "diff").mkdir()
     try:
-        got = unpack_layer(str(self.blob_path(blob_digest)), str(work / "diff"))
+        got = unpack_layer(str(blob), str(work / "diff"))
     except (tarfile.TarError, EOFError, zlib.error) as error:
         _remove_tree(work)
         raise CorruptImage(f"layer {blob_digest} is not a valid tar archive: {error}") from None
@@ -259,93 +275,49 @@ def _add_layer(self, blob_digest: str, diff_id: str, parent: str | None) -> str:
         f.flush()
         os.fsync(f.fileno())
     fsync_dir(work)                        # diff/ (synced by unpack_layer) and layer.json, named on disk
-    if self.layer_dir(chain_id).exists():  # an unfinished leftover (no layer.json): not a layer
-        self.layer_dir(chain_id).rename(self.tmp / f"unfinished-{hex_of(chain_id)}")
-        _remove_tree(self.tmp / f"unfinished-{hex_of(chain_id)}")
-    os.rename(work, self.layer_dir(chain_id))
-    fsync_dir(self.layers)
-    return chain_id
-
-
-Store.layer_dir, Store.layer_info, Store.has_layer, Store.add_layer = _layer_dir, _layer_info, _has_layer, _add_layer
+    return info
 
 
 # %% notebooks/05_images.ipynb cell e7289836
-def _image_ids(self) -> list:
-    return sorted("sha256:" + p.stem for p in self.images.glob("*.json"))
+class _ImageRecords(_LayerStore):
+    """Images: a config and a manifest whose layers are all in place; see `Store`."""
 
+    def image_ids(self) -> list:
+        return sorted("sha256:" + p.stem for p in self.images.glob("*.json"))
 
-def _has_image(self, image_id: str) -> bool:
-    return (self.images / f"{hex_of(image_id)}.json").is_file()
+    def has_image(self, image_id: str) -> bool:
+        return (self.images / f"{hex_of(image_id)}.json").is_file()
 
+    def image_record(self, image_id: str) -> dict:
+        try:
+            return json.loads((self.images / f"{hex_of(image_id)}.json").read_text())
+        except FileNotFoundError:
+            raise ImageNotFound(f"No such image: {image_id}") from None
 
-def _image_record(self, image_id: str) -> dict:
-    try:
-        return json.loads((self.images / f"{hex_of(image_id)}.json").read_text())
-    except FileNotFoundError:
-        raise ImageNotFound(f"No such image: {image_id}") from None
+    def config(self, image_id: str) -> dict:
+        return json.loads(self.read_blob(image_id))
 
+    def manifest(self, image_id: str) -> dict:
+        return json.loads(self.read_blob(self.image_record(image_id)["manifest"]))
 
-def _config(self, image_id: str) -> dict:
-    return json.loads(self.read_blob(image_id))
-
-
-def _manifest(self, image_id: str) -> dict:
-    return json.loads(self.read_blob(self.image_record(image_id)["manifest"]))
-
-
-def _commit_image(self, config: bytes, manifest: bytes, parent: str | None = None) -> str:
-    """Record an image whose layers are all in place; return its ID (the config's digest)."""
-    image_id, manifest_digest = self.put_blob(config), self.put_blob(manifest)
-    chain = chain_ids(json.loads(config)["rootfs"]["diff_ids"])
-    missing = [c for c in chain if not self.has_layer(c)]
-    if missing:
-        raise CorruptImage(f"image {short_id(image_id)} lacks layer {missing[0]}")
-    if not self.has_image(image_id):
-        record = {"id": image_id, "manifest": manifest_digest, "added": time.time(), "parent": parent}
-        self.write_json(self.images / f"{hex_of(image_id)}.json", record)
-    return image_id
-
-
-def _references(self) -> dict:
-    """{full reference: image ID}, e.g. {"docker.io/library/busybox:latest": "sha256:…"}."""
-    try:
-        return json.loads(self.repositories.read_text())["references"]
-    except FileNotFoundError:
-        return {}
-
-
-def _set_references(self, refs: dict):
-    self.write_json(self.repositories, {"references": dict(sorted(refs.items()))})
-
-
-def _tag(self, ref, image_id: str):
-    refs = self.references()
-    if refs.get(str(ref)) != image_id:
-        refs[str(ref)] = image_id
-        self.set_references(refs)
-        record = self.image_record(image_id)
-        record["last_tag_time"] = time.time()
-        self.write_json(self.images / f"{hex_of(image_id)}.json", record)
-
-
-def _refs_of(self, image_id: str) -> list:
-    """The image's references, parsed, tags first: like Docker's RepoTags then RepoDigests."""
-    refs = [_ref.parse(r, default_tag=False) for r, i in self.references().items() if i == image_id]
-    return sorted(refs, key=lambda r: (r.digest is not None, str(r)))
-
-
-Store.image_ids, Store.has_image, Store.image_record, Store.config, Store.manifest = \
-    _image_ids, _has_image, _image_record, _config, _manifest
-Store.commit_image, Store.references, Store.set_references, Store.tag, Store.refs_of = \
-    _commit_image, _references, _set_references, _tag, _refs_of
+    def commit_image(self, config: bytes, manifest: bytes, parent: str | None = None) -> str:
+        """Record an image whose layers are all in place; return its ID (the config's digest)."""
+        image_id, manifest_digest = self.put_blob(config), self.put_blob(manifest)
+        chain = chain_ids(json.loads(config)["rootfs"]["diff_ids"])
+        missing = [c for c in chain if not self.has_layer(c)]
+        if missing:
+            raise CorruptImage(f"image {short_id(image_id)} lacks layer {missing[0]}")
+        if not self.has_image(image_id):
+            record = {"id": image_id, "manifest": manifest_digest, "added": time.time(), "parent": parent}
+            self.write_json(self.images / f"{hex_of(image_id)}.json", record)
+        return image_id
 
 
 # %% notebooks/05_images.ipynb cell 29107c1c
-def _resolve(self, text: str) -> str:
+def resolve_name(text: str, references: dict, image_ids: list) -> str:
     """Name, `repo@digest`, full ID or unique ID prefix → image ID; ImageNotFound/AmbiguousImage."""
     if text.startswith("sha256:") and len(text) == 71:
-        if self.has_image(text):
+        if text in image_ids:
             return text
         raise ImageNotFound(f"No such image: {text}")
     ref = None
@@ -355,11 +327,11 @@ def _resolve(self, text: str) -> str:
         except _ref.InvalidReference:
             if not _ref.is_id_prefix(text):
                 raise
-    if ref is not None and str(ref) in self.references():
-        return self.references()[str(ref)]
+    if ref is not None and str(ref) in references:
+        return references[str(ref)]
     if _ref.is_id_prefix(text):
         prefix = text.split(":", 1)[-1]
-        found = [i for i in self.image_ids() if i[7:].startswith(prefix)]
+        found = [i for i in image_ids if i[7:].startswith(prefix)]
         if len(found) > 1:
             raise AmbiguousImage(f"image ID prefix {text!r} is ambiguous: it matches {len(found)} images "
                                  f"({', '.join(short_id(i) for i in found[:4])}); give more characters")
@@ -368,4 +340,36 @@ def _resolve(self, text: str) -> str:
     raise ImageNotFound(f"No such image: {ref.familiar() if ref else text}")
 
 
-Store.resolve = _resolve
+# %% notebooks/05_images.ipynb cell 89463f7b
+class Store(_ImageRecords):
+    """The image store under `paths.state_root()/image` (or an explicit `root`): the locked
+    directory, atomic files, blobs, layers and image records of the classes it builds on, and
+    the tags (`repositories.json`, full reference → image ID)."""
+
+    def references(self) -> dict:
+        """{full reference: image ID}, e.g. {"docker.io/library/busybox:latest": "sha256:…"}."""
+        try:
+            return json.loads(self.repositories.read_text())["references"]
+        except FileNotFoundError:
+            return {}
+
+    def set_references(self, refs: dict):
+        self.write_json(self.repositories, {"references": dict(sorted(refs.items()))})
+
+    def tag(self, ref, image_id: str):
+        refs = self.references()
+        if refs.get(str(ref)) != image_id:
+            refs[str(ref)] = image_id
+            self.set_references(refs)
+            record = self.image_record(image_id)
+            record["last_tag_time"] = time.time()
+            self.write_json(self.images / f"{hex_of(image_id)}.json", record)
+
+    def refs_of(self, image_id: str) -> list:
+        """The image's references, parsed, tags first: like Docker's RepoTags then RepoDigests."""
+        refs = [_ref.parse(r, default_tag=False) for r, i in self.references().items() if i == image_id]
+        return sorted(refs, key=lambda r: (r.digest is not None, str(r)))
+
+    def resolve(self, text: str) -> str:
+        """Name, `repo@digest`, full ID or unique ID prefix → image ID (`resolve_name`)."""
+        return resolve_name(text, self.references(), self.image_ids())

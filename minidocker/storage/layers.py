@@ -188,6 +188,7 @@ class _HashingWriter:
         pass
 
 
+# %% notebooks/04_union_fs.ipynb cell d2aa1a9d
 def _walk(root: Path):
     """(relative path, lstat) of everything below `root`: names sorted, parents before children."""
     with os.scandir(root) as entries:
@@ -249,6 +250,7 @@ def _tar_entries(root: Path, rel: str, st, first_names: dict):
     return entries
 
 
+# %% notebooks/04_union_fs.ipynb cell 1b3613eb
 def pack_layer(upper_dir, out_fileobj, gzip=True) -> LayerDigests:
     """Write the directory `upper_dir` to `out_fileobj` as an OCI layer; return its digests."""
     root = Path(upper_dir)

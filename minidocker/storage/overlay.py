@@ -14,8 +14,6 @@ Public API (what the image and container code builds on):
         directory is named /proc/self/fd/N (an O_PATH descriptor) instead. Raises KernelError.
     unmount(target) -> None
         Detach the mount on `target` (MNT_DETACH, as Docker does); nothing to do if no mount is there.
-    mounted(lowers, upper, work, target)
-        Context manager: mount_overlay(...), yield target, unmount(target) — even on errors.
     overlay_options(lowers, upper, work) -> str
         The plain `mount -t overlay -o ...` options string for these directories.
     MAX_OPTIONS  (int)
@@ -87,6 +85,7 @@ def mount_overlay(lowers: list[Path], upper: Path | None, work: Path | None, tar
                               "(the kernel log, `dmesg | tail`, says why)") from None
 
 
+# %% notebooks/04_union_fs.ipynb cell 8f8bc032
 def unmount(target) -> None:
     """Detach the mount on `target`; a no-op when nothing is mounted there."""
     try:
@@ -95,13 +94,3 @@ def unmount(target) -> None:
         if error.errno in (errno.EINVAL, errno.ENOENT):   # not a mount point, or gone
             return
         raise KernelError(f"cannot unmount {target}: {os.strerror(error.errno)}") from None
-
-
-@contextlib.contextmanager
-def mounted(lowers, upper, work, target):
-    """`with mounted(lowers, upper, work, target):` — the overlay exists inside the block only."""
-    mount_overlay(lowers, upper, work, target)
-    try:
-        yield Path(target)
-    finally:
-        unmount(target)
