@@ -31,6 +31,23 @@ class ContainerStateError(MinidockerError):
     """The container exists but is in the wrong state for the operation."""
 
 
+def start_time(pid: int):
+    """The start time of `pid` in clock ticks since boot, or None if it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()   # the command name may contain spaces and ')'
+    if fields[0] in "ZX":
+        return None
+    return int(fields[19])
+
+
+def alive(pid: int, starttime: int) -> bool:
+    return bool(pid) and start_time(pid) == starttime
+
+
+# %% notebooks/03_oci_runtime.ipynb cell f42fad52
 @dataclass
 class State:
     id: str
@@ -70,22 +87,7 @@ class State:
         tmp.rename(self.dir / "state.json")
 
 
-def start_time(pid: int):
-    """The start time of `pid` in clock ticks since boot, or None if it is gone or a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = stat[stat.rindex(")") + 2:].split()   # the command name may contain spaces and ')'
-    if fields[0] in "ZX":
-        return None
-    return int(fields[19])
-
-
-def alive(pid: int, starttime: int) -> bool:
-    return bool(pid) and start_time(pid) == starttime
-
-
+# %% notebooks/03_oci_runtime.ipynb cell 7ba76b6e
 def check_id(container_id: str):
     if not _VALID_ID.match(container_id or "") or len(container_id) > 1024:
         raise MinidockerError(f"invalid container id {container_id!r}")
@@ -123,6 +125,7 @@ def all_states(root):
     return states
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 92b765b0
 @contextlib.contextmanager
 def locked(root, container_id: str):
     """Hold an exclusive flock on the container's directory (raise ContainerNotFound if none)."""
