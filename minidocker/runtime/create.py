@@ -11,6 +11,7 @@ import pwd
 import signal
 from pathlib import Path
 
+from minidocker._files import write_atomically
 from minidocker.errors import CommandNotExecutable, CommandNotFound, MinidockerError
 from minidocker.runtime import cgroups, console, devices, state
 from minidocker.runtime.init import Channel, intermediate
@@ -89,9 +90,7 @@ def _record(root, container_id: str, bundle, init_pid: int, cgroup, pid_file) ->
                          cgroup={"path": cgroup.path} if cgroup else None)
     result.save()
     if pid_file:
-        tmp = Path(f"{pid_file}.tmp")
-        tmp.write_text(str(init_pid))
-        tmp.rename(pid_file)
+        write_atomically(pid_file, str(init_pid), sync=False)     # read by the engine at once
     return result
 
 

@@ -15,6 +15,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from minidocker._files import write_atomically
 from minidocker.errors import MinidockerError
 from minidocker.runtime.spec import OCI_VERSION
 
@@ -81,10 +82,8 @@ class State:
         return result
 
     def save(self):
-        tmp = self.dir / "state.json.tmp"
         data = {k: v for k, v in asdict(self).items() if k != "root"}
-        tmp.write_text(json.dumps(data))
-        tmp.rename(self.dir / "state.json")
+        write_atomically(self.dir / "state.json", json.dumps(data), sync=False)    # under /run: a tmpfs
 
 
 # %% notebooks/03_oci_runtime.ipynb cell 7ba76b6e
