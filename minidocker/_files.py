@@ -44,6 +44,7 @@ def write_atomically(path, data, mode: int = 0o666, sync: bool = True, sync_dir:
         fsync_dir(path.parent)
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 578386de
 def write_json_atomically(path, value, indent=1, **options):
     """`value` as JSON (indented for people; more json.dumps `options` such as sort_keys), written
     atomically and fsynced."""

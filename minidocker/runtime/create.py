@@ -94,6 +94,7 @@ def _record(root, container_id: str, bundle, init_pid: int, cgroup, pid_file) ->
     return result
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 6d0d1542
 def _undo(pipes, processes, intermediate_pid, cgroup, directory):
     """After a failure: close, kill, reap, destroy and remove what create made."""
     for fd in pipes:

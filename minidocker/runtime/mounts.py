@@ -35,6 +35,7 @@ PROPAGATION = {"private": libc.MS_PRIVATE, "shared": libc.MS_SHARED, "slave": li
 PROPAGATION.update({"r" + k: v | MS_REC for k, v in list(PROPAGATION.items())})
 
 
+# %% notebooks/03_oci_runtime.ipynb cell e6c197f6
 def parse_options(options):
     """mount(8)-style options -> (flags, [propagation flags], data string)."""
     flags, propagation, data = 0, [], []
