@@ -6,7 +6,6 @@
 write_atomically(path, data): a reader, or a crash, sees the old content or the new, never half.
 HashingReader(stream) / sha256_of(stream): a digest computed while reading, in chunks.
 """
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -56,6 +55,7 @@ class HashingReader:
     """A read-only stream that feeds every byte read through it into a sha256 (`.sha`)."""
 
     def __init__(self, raw):
+        import hashlib            # here: loading OpenSSL would cost every runtime invocation ~4 ms
         self.raw, self.sha = raw, hashlib.sha256()
 
     def read(self, n=-1):
