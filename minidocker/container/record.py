@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 
 from minidocker import paths
+from minidocker._files import write_json_atomically as write_atomically    # the package's one atomic writer
 from minidocker.errors import MinidockerError
 from minidocker.runtime.state import start_time
 
@@ -48,17 +49,6 @@ def runtime_root() -> Path:
 
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def write_atomically(path: Path, value):
-    """Replace `path` with `value` as JSON: temporary file, fsync, rename. The temporary name is
-    this process's own, so that two writers (a CLI and a supervisor) never share one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from minidocker._files import HashingReader
 from minidocker.image import oci
 from minidocker.image import reference as _ref
 from minidocker.image.store import CorruptImage, DigestMismatch, Store, chain_ids, digest_of, hex_of
@@ -229,16 +230,6 @@ def load(source, store: Store | None = None) -> list:
 
 
 # %% notebooks/05_images.ipynb cell fa6cf00f
-class _Hashing:
-    def __init__(self, stream):
-        self.stream, self.hash = stream, __import__("hashlib").sha256()
-
-    def read(self, n=-1):
-        data = self.stream.read(n)
-        self.hash.update(data)
-        return data
-
-
 def _decompressed(f):
     head = f.read(6)
     f.seek(0)
@@ -271,14 +262,14 @@ def import_rootfs(source, ref: str | None = None, changes=(), message: str = "",
                 with open(raw, "wb") as out:
                     shutil.copyfileobj(source, out, 1 << 20)
             with open(raw, "rb") as f, open(work / "layer", "wb") as out:
-                plain = _Hashing(_decompressed(f))
+                plain = HashingReader(_decompressed(f))
                 with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, compresslevel=6) as gz:
                     try:
                         while chunk := plain.read(1 << 20):
                             gz.write(chunk)
                     except (OSError, EOFError, lzma.LZMAError) as error:
                         raise CorruptImage(f"invalid tarball: {error}") from None
-            diff_id, expected = "sha256:" + plain.hash.hexdigest(), None
+            diff_id, expected = "sha256:" + plain.sha.hexdigest(), None
             raw.unlink()
         with open(work / "layer", "rb") as f:
             digest, size = store.put_blob_stream(f, expected)

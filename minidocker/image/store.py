@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from minidocker import paths
+from minidocker._files import fsync_dir, write_atomically
 from minidocker.errors import MinidockerError
 from minidocker.image import reference as _ref
 
@@ -70,14 +71,6 @@ def chain_ids(diff_ids):
 def short_id(image_id: str) -> str:
     """Docker's TruncateID: drop `sha256:`, keep 12 hex digits."""
     return image_id.split(":", 1)[-1][:12]
-
-
-def fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # %% notebooks/05_images.ipynb cell 1ccaf925
@@ -154,17 +147,7 @@ class _AtomicFiles(_LockedRoot):
     def write_file(self, path: Path, data: bytes):
         """Atomically replace `path` with `data`: temporary file, fsync, rename, fsync the directory."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.tmp / uuid.uuid4().hex
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        fsync_dir(path.parent)
+        write_atomically(path, data, sync_dir=True)
 
     def write_json(self, path: Path, value):
         self.write_file(path, json.dumps(value, indent=1, sort_keys=True).encode())

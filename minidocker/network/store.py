@@ -19,7 +19,7 @@ import secrets
 from pathlib import Path
 
 from minidocker import paths
-from minidocker.container.record import write_atomically as write_json   # one atomic writer
+from minidocker._files import write_json_atomically as write_json   # one atomic writer
 from minidocker.errors import MinidockerError
 
 DEFAULT_NETWORK, DEFAULT_BRIDGE, DEFAULT_SUBNET = "bridge", "minidocker0", "172.17.0.0/16"

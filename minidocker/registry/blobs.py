@@ -12,6 +12,7 @@ from pathlib import Path
 
 import urllib3
 
+from minidocker._files import sha256_of
 from minidocker.image.store import DigestMismatch, hex_of
 from minidocker.registry.client import NetworkError, error_text
 from minidocker.registry.config import RegistryError
@@ -46,11 +47,9 @@ def _locked(path: Path):
 
 
 def _hash_of(fd: int):
-    h = hashlib.sha256()
     os.lseek(fd, 0, os.SEEK_SET)
-    while chunk := os.read(fd, CHUNK):
-        h.update(chunk)
-    return h
+    with open(fd, "rb", closefd=False) as data:
+        return sha256_of(data)
 
 
 # %% notebooks/07_registry_client.ipynb cell 4beed55c

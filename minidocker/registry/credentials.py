@@ -9,6 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from minidocker._files import write_atomically
 from minidocker.image.reference import DEFAULT_DOMAIN
 from minidocker.registry.config import RegistryError
 
@@ -38,13 +39,7 @@ def _write(doc: dict):
     """Atomically, and readable by its owner only (the file holds passwords)."""
     path = config_file()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent="\t")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(doc, indent="\t"), mode=0o600)
 
 
 # %% notebooks/07_registry_client.ipynb cell afc9327c

@@ -26,8 +26,7 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def build_parser(prog=PROG) -> Parser:
-    p = Parser(prog=prog, description="An OCI runtime (runc's command line), in Python.")
+def _global_options(p: Parser):
     p.add_argument("--root", default=commands.DEFAULT_ROOT, help=f"state directory (default {commands.DEFAULT_ROOT})")
     p.add_argument("--log", help="also write errors (and --debug messages) to this file")
     p.add_argument("--log-format", choices=("text", "json"), default="text")
@@ -35,6 +34,25 @@ def build_parser(prog=PROG) -> Parser:
     p.add_argument("--systemd-cgroup", action="store_true", help="accepted; minidocker uses cgroupfs")
     p.add_argument("--rootless", default="auto", help="accepted and ignored")
     p.add_argument("--criu", help="accepted and ignored")
+
+
+def _create_options(sub, name: str):
+    """The options `create` and `run` share; `run` adds -d and --keep."""
+    sub.add_argument("-b", "--bundle", default=".")
+    sub.add_argument("--pid-file")
+    sub.add_argument("--console-socket")
+    sub.add_argument("--no-pivot", action="store_true")
+    sub.add_argument("--no-new-keyring", action="store_true", help="accepted and ignored")
+    sub.add_argument("--preserve-fds", type=int, default=0, help="accepted; only 0 is supported")
+    if name == "run":
+        sub.add_argument("-d", "--detach", action="store_true")
+        sub.add_argument("--keep", action="store_true", help="accepted and ignored")
+
+
+# %% notebooks/03_oci_runtime.ipynb cell 3ff728a2
+def build_parser(prog=PROG) -> Parser:
+    p = Parser(prog=prog, description="An OCI runtime (runc's command line), in Python.")
+    _global_options(p)
     verbs = p.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
 
     def verb(name, help_text, *ids):
@@ -47,16 +65,7 @@ def build_parser(prog=PROG) -> Parser:
     sub.add_argument("--rootless", action="store_true", help="not supported")
     for name, help_text in (("create", "create a container (its process waits for start)"),
                             ("run", "create, start, wait and delete a container")):
-        sub = verb(name, help_text, "id")
-        sub.add_argument("-b", "--bundle", default=".")
-        sub.add_argument("--pid-file")
-        sub.add_argument("--console-socket")
-        sub.add_argument("--no-pivot", action="store_true")
-        sub.add_argument("--no-new-keyring", action="store_true", help="accepted and ignored")
-        sub.add_argument("--preserve-fds", type=int, default=0, help="accepted; only 0 is supported")
-        if name == "run":
-            sub.add_argument("-d", "--detach", action="store_true")
-            sub.add_argument("--keep", action="store_true", help="accepted and ignored")
+        _create_options(verb(name, help_text, "id"), name)
     verb("start", "start a created container", "id")
     verb("state", "print a container's OCI state", "id")
     sub = verb("kill", "send a signal to a container", "id")
@@ -80,6 +89,7 @@ def _table(rows):
     return "\n".join("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 1a47832c
 def dispatch(args) -> int:
     root, verb = args.root, args.verb
     if verb == "spec":
@@ -116,6 +126,7 @@ def dispatch(args) -> int:
     return 0
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 04c49570
 def _log(args, level: str, message: str):
     if not getattr(args, "log", None):
         return

@@ -44,6 +44,7 @@ def start(root, container_id: str):
         fifo.unlink()
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 942158fd
 def container_state(root, container_id: str) -> dict:
     return state.load(root, container_id).oci()
 
@@ -83,6 +84,7 @@ def kill(root, container_id: str, sig="SIGTERM", all_processes: bool = False):
         state.ignore_esrch(os.kill, pid, number)
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 2ff1579f
 def delete(root, container_id: str, force: bool = False):
     """Remove a container: a running one only with force (it is killed first)."""
     with state.locked(root, container_id):
@@ -104,6 +106,7 @@ def list_containers(root) -> list:
     return [st.oci() for st in state.all_states(root)]
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 455e2051
 def _proxy_terminal(master: int):
     """Copy our stdin to the container's terminal and its output to our stdout until it closes."""
     import select
@@ -136,6 +139,7 @@ def _proxy_terminal(master: int):
         os.close(master)
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 6ad13559
 def _wait(pid: int) -> int:
     while True:
         try:
@@ -157,6 +161,18 @@ def reap_orphans():
             return
 
 
+def _create_with_console(root, container_id: str, bundle, pid_file, console_socket, no_pivot, terminal: bool):
+    """create; with `terminal`, over a socket pair whose other end receives the pty's master."""
+    ours, theirs = socket.socketpair() if terminal else (None, None)
+    try:
+        return create(root, container_id, bundle, pid_file, console_socket, no_pivot,
+                      console_fd=theirs.fileno() if theirs else -1), ours
+    finally:
+        if theirs:
+            theirs.close()
+
+
+# %% notebooks/03_oci_runtime.ipynb cell 2d0fd71a
 def run(root, container_id: str, bundle=".", pid_file=None, console_socket=None, detach=False,
         no_pivot=False) -> int:
     """create + start; unless detached, wait for the process, delete the container, return its status.
@@ -171,14 +187,8 @@ def run(root, container_id: str, bundle=".", pid_file=None, console_socket=None,
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, () if detach else FORWARDED_SIGNALS)
     previous, started, created = {}, False, False
     try:
-        ours, theirs = socket.socketpair() if terminal else (None, None)
-        try:
-            st = create(root, container_id, bundle, pid_file, console_socket, no_pivot,
-                        console_fd=theirs.fileno() if theirs else -1)
-            created = True
-        finally:
-            if theirs:
-                theirs.close()
+        st, ours = _create_with_console(root, container_id, bundle, pid_file, console_socket, no_pivot, terminal)
+        created = True
         master = console.receive_master(ours) if ours else None
         if ours:
             ours.close()

@@ -23,6 +23,7 @@ def connect(path) -> socket.socket:
     return sock
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 8581196b
 def make_console(sock_fd: int, uid: int = 0, size: dict | None = None):
     """In the init, after pivot_root: open a pty, send its master away, make the slave our stdio.
     `size` is process.consoleSize ({"height", "width"}): the window size from the first byte on."""

@@ -11,6 +11,7 @@ import pwd
 import signal
 from pathlib import Path
 
+from minidocker._files import write_atomically
 from minidocker.errors import CommandNotExecutable, CommandNotFound, MinidockerError
 from minidocker.runtime import cgroups, console, devices, state
 from minidocker.runtime.init import Channel, intermediate
@@ -29,6 +30,7 @@ def _write_id_maps(pid: int, linux: dict):
         Path(f"/proc/{pid}/{name}").write_text("\n".join(lines or ["0 0 1"]) + "\n")
 
 
+# %% notebooks/03_oci_runtime.ipynb cell b7aacb69
 def _handshake(pid: int, bundle, reader, from_host: int, cgroup) -> int:
     """Drive the children through setup; return the init's host pid once it is ready."""
     if cgroup is not None:
@@ -59,6 +61,55 @@ def _owner() -> str:
         return str(os.getuid())
 
 
+# %% notebooks/03_oci_runtime.ipynb cell cc220470
+def _fork_intermediate(bundle, channel: Channel, no_pivot: bool, host_ends) -> int:
+    """Fork the intermediate with the forwarded signals blocked: they stay blocked in the
+    children until their own handlers (SIG_DFL) are in place."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for fd in host_ends:
+                os.close(fd)
+            intermediate(bundle, channel, no_pivot)
+        finally:
+            os._exit(125)
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    return pid
+
+
+def _record(root, container_id: str, bundle, init_pid: int, cgroup, pid_file) -> state.State:
+    """state.json (and --pid-file) for a container whose init is ready."""
+    starttime = state.start_time(init_pid)
+    if starttime is None:
+        raise MinidockerError("the container's init died right after setup")
+    result = state.State(id=container_id, pid=init_pid, starttime=starttime, bundle=str(bundle.path),
+                         rootfs=str(bundle.rootfs), root=str(root), owner=_owner(),
+                         created=datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
+                         annotations=bundle.config.get("annotations") or {},
+                         cgroup={"path": cgroup.path} if cgroup else None)
+    result.save()
+    if pid_file:
+        write_atomically(pid_file, str(init_pid), sync=False)     # read by the engine at once
+    return result
+
+
+# %% notebooks/03_oci_runtime.ipynb cell 6d0d1542
+def _undo(pipes, processes, intermediate_pid, cgroup, directory):
+    """After a failure: close, kill, reap, destroy and remove what create made."""
+    for fd in pipes:
+        os.close(fd)
+    for victim in processes:
+        if victim:
+            state.ignore_esrch(os.kill, victim, signal.SIGKILL)
+    if intermediate_pid:
+        os.waitpid(intermediate_pid, 0)
+    if cgroup is not None:
+        cgroup.destroy()
+    state.remove_dir(directory)
+
+
+# %% notebooks/03_oci_runtime.ipynb cell 1b01946b
 def create(root, container_id: str, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
            console_fd: int = -1) -> state.State:
     """Set up the container and return once its init waits for `start` (see the module doc)."""
@@ -79,16 +130,7 @@ def create(root, container_id: str, bundle=".", pid_file=None, console_socket=No
         pipes = [fifo, to_host_r, to_host_w, from_host_r, from_host_w]
         sock = console.connect(console_socket) if console_socket else None
         channel = Channel(to_host_w, from_host_r, fifo, sock.fileno() if sock else console_fd)
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)   # the children keep them
-        pid = os.fork()                        # blocked until their own handlers (SIG_DFL) are in place
-        if pid == 0:
-            try:
-                os.close(to_host_r)
-                os.close(from_host_w)
-                intermediate(bundle, channel, no_pivot)
-            finally:
-                os._exit(125)
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        pid = _fork_intermediate(bundle, channel, no_pivot, (to_host_r, from_host_w))
         for fd in (to_host_w, from_host_r, fifo):
             os.close(fd)
             pipes.remove(fd)
@@ -101,29 +143,7 @@ def create(root, container_id: str, bundle=".", pid_file=None, console_socket=No
         pipes.remove(from_host_w)
         os.waitpid(pid, 0)
         pid = None
-        starttime = state.start_time(init_pid)
-        if starttime is None:
-            raise MinidockerError("the container's init died right after setup")
-        result = state.State(id=container_id, pid=init_pid, starttime=starttime, bundle=str(bundle.path),
-                             rootfs=str(bundle.rootfs), root=str(root), owner=_owner(),
-                             created=datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
-                             annotations=bundle.config.get("annotations") or {},
-                             cgroup={"path": cgroup.path} if cgroup else None)
-        result.save()
-        if pid_file:
-            tmp = Path(f"{pid_file}.tmp")
-            tmp.write_text(str(init_pid))
-            tmp.rename(pid_file)
-        return result
+        return _record(root, container_id, bundle, init_pid, cgroup, pid_file)
     except BaseException:
-        for fd in pipes:
-            os.close(fd)
-        for victim in (init_pid, pid):
-            if victim:
-                state.ignore_esrch(os.kill, victim, signal.SIGKILL)
-        if pid:
-            os.waitpid(pid, 0)
-        if cgroup is not None:
-            cgroup.destroy()
-        state.remove_dir(directory)
+        _undo(pipes, (init_pid, pid), pid, cgroup, directory)
         raise

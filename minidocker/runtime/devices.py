@@ -65,6 +65,7 @@ def _block(device: dict) -> list:
     return code + [(MOV_K, 0, 0, 0, int(bool(device.get("allow")))), (EXIT, 0, 0, 0, 0)]
 
 
+# %% notebooks/03_oci_runtime.ipynb cell b920d301
 def program(devices) -> list:
     """The filter for linux.resources.devices plus runc's allowed list, as instruction tuples."""
     code = [(LDX_W, 2, 1, 0, 0), (AND_K, 2, 0, 0, 0xFFFF), (LDX_W, 3, 1, 0, 0), (RSH_K, 3, 0, 0, 16),
@@ -124,6 +125,7 @@ def load(code: list) -> int:
             raise CgroupError(f"the kernel refused the devices eBPF program: {why[0]}") from None
 
 
+# %% notebooks/03_oci_runtime.ipynb cell aa457676
 def attach(directory: str, code: list):
     """Load the program and attach it to the cgroup v2 directory `directory`."""
     program_fd = load(code)

@@ -13,6 +13,7 @@ exit status, or, detached, leaves it to the container's init."""
 import os
 import signal
 
+from minidocker._files import write_atomically
 from minidocker.errors import CommandNotExecutable, CommandNotFound, MinidockerError
 from minidocker.runtime import cgroups, console, libc, security, state
 from minidocker.runtime.init import NAMESPACE_FLAGS, _environment, find_executable
@@ -144,9 +145,7 @@ def spawn(root, container_id: str, process: dict, detach: bool = False, console_
         raise {"127": CommandNotFound, "126": CommandNotExecutable}.get(failure[0], MinidockerError)(failure[-1])
     if pid_file:
         process_pid = next((line.split()[1] for line in lines if line.startswith("pid ")), "0")
-        with open(f"{pid_file}.tmp", "w") as f:
-            f.write(process_pid)
-        os.rename(f"{pid_file}.tmp", pid_file)
+        write_atomically(pid_file, process_pid, sync=False)
     return 0 if detach else pid
 
 

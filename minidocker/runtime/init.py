@@ -36,6 +36,7 @@ def fail(channel: Channel, status: int, message: str):
     os._exit(status)
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 9bfc0abb
 def intermediate(bundle, channel: Channel, no_pivot: bool):
     """Join or create the namespaces, then fork the init and exit."""
     try:
@@ -93,6 +94,7 @@ def _environment(process: dict) -> dict:
     return env
 
 
+# %% notebooks/03_oci_runtime.ipynb cell c16efe08
 def _executable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
@@ -113,6 +115,7 @@ def find_executable(name: str, env: dict) -> str:
     return name
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 9d4c5395
 def _close_inherited_fds(keep: int = 3):
     """Every descriptor the runtime's caller left open, except stdio, is closed on exec."""
     for name in os.listdir("/proc/self/fd"):
@@ -124,6 +127,39 @@ def _close_inherited_fds(keep: int = 3):
                 pass
 
 
+def _name_and_network(config: dict, namespaces: dict):
+    """What the new uts and network namespaces get: hostname, domainname, lo up, sysctls."""
+    if "hostname" in config:
+        libc.sethostname(config["hostname"])
+    if config.get("domainname"):
+        libc.setdomainname(config["domainname"])
+    if namespaces.get("network", 1) is None:
+        loopback_up()
+    for key, value in ((config.get("linux") or {}).get("sysctl") or {}).items():
+        Path("/proc/sys", key.replace(".", "/")).write_text(str(value))
+
+
+def _wait_and_exec(channel: Channel, process: dict, executable: str, env: dict, seccomp_filter):
+    """Say "ready", block on exec.fifo until `start`, then become the user's program."""
+    tell(channel, "ready")
+    os.close(channel.to_host)
+    try:
+        fifo = os.open(f"/proc/self/fd/{channel.fifo}", os.O_WRONLY | os.O_CLOEXEC)   # ⏸ until `start`
+        os.write(fifo, b"0")
+        os.close(fifo)
+        os.close(channel.fifo)
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):     # Python ignores these; the process must not
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())   # blocked since create's fork: now a clean mask
+        if seccomp_filter and process.get("noNewPrivileges"):
+            seccomp_filter.load()            # as late as possible: the fewer syscalls it must allow
+        os.execve(executable, process["args"], env)
+    except Exception as error:
+        os.write(2, f"minidocker runtime: exec {process['args'][0]}: {error}\n".encode())
+        os._exit(126)
+
+
+# %% notebooks/03_oci_runtime.ipynb cell 2c783b12
 def container_init(bundle, channel: Channel, cgroups: mounts.CgroupView, no_pivot: bool):
     config, process = bundle.config, bundle.process
     namespaces = bundle.namespaces()
@@ -141,14 +177,7 @@ def container_init(bundle, channel: Channel, cgroups: mounts.CgroupView, no_pivo
                 raise OSError("process.terminal is true but no --console-socket was given")
             console.make_console(channel.console, (process.get("user") or {}).get("uid", 0),
                                  process.get("consoleSize"))
-        if "hostname" in config:
-            libc.sethostname(config["hostname"])
-        if config.get("domainname"):
-            libc.setdomainname(config["domainname"])
-        if namespaces.get("network", 1) is None:
-            loopback_up()
-        for key, value in (bundle.linux.get("sysctl") or {}).items():
-            Path("/proc/sys", key.replace(".", "/")).write_text(str(value))
+        _name_and_network(config, namespaces)
         mounts.harden(config)
         os.chdir(process["cwd"])            # a relative args[0] is relative to the working directory
         env = _environment(process)
@@ -162,19 +191,4 @@ def container_init(bundle, channel: Channel, cgroups: mounts.CgroupView, no_pivo
         fail(channel, error.exit_code, str(error))
     except Exception as error:
         fail(channel, 125, f"container init: {error}")
-    tell(channel, "ready")
-    os.close(channel.to_host)
-    try:
-        fifo = os.open(f"/proc/self/fd/{channel.fifo}", os.O_WRONLY | os.O_CLOEXEC)   # ⏸ until `start`
-        os.write(fifo, b"0")
-        os.close(fifo)
-        os.close(channel.fifo)
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ):     # Python ignores these; the process must not
-            signal.signal(sig, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())   # blocked since create's fork: now a clean mask
-        if seccomp_filter and process.get("noNewPrivileges"):
-            seccomp_filter.load()            # as late as possible: the fewer syscalls it must allow
-        os.execve(executable, process["args"], env)
-    except Exception as error:
-        os.write(2, f"minidocker runtime: exec {process['args'][0]}: {error}\n".encode())
-        os._exit(126)
+    _wait_and_exec(channel, process, executable, env, seccomp_filter)

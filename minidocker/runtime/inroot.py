@@ -106,6 +106,7 @@ def mkdir_in_root(root, path: str, mode: int = 0o755) -> int:
         os.close(root_fd)
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 02a14004
 def touch_in_root(root, path: str, mode: int = 0o644, _links: int = 0) -> int:
     """An O_PATH fd of file `path` inside `root`, made empty if missing (a bind-mount target)."""
     head, _, name = path.rstrip("/").rpartition("/")

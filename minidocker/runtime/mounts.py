@@ -33,12 +33,9 @@ FLAGS = {  # option -> (set?, flag)
 PROPAGATION = {"private": libc.MS_PRIVATE, "shared": libc.MS_SHARED, "slave": libc.MS_SLAVE,
                "unbindable": libc.MS_UNBINDABLE}
 PROPAGATION.update({"r" + k: v | MS_REC for k, v in list(PROPAGATION.items())})
-# statvfs f_flag bits -> mount flags (what a remount must keep when the kernel locks them)
-_ST_TO_MS = {os.ST_RDONLY: MS_RDONLY, os.ST_NOSUID: libc.MS_NOSUID, os.ST_NODEV: libc.MS_NODEV,
-             os.ST_NOEXEC: libc.MS_NOEXEC, os.ST_NOATIME: libc.MS_NOATIME, os.ST_NODIRATIME: libc.MS_NODIRATIME,
-             os.ST_RELATIME: libc.MS_RELATIME}
 
 
+# %% notebooks/03_oci_runtime.ipynb cell e6c197f6
 def parse_options(options):
     """mount(8)-style options -> (flags, [propagation flags], data string)."""
     flags, propagation, data = 0, [], []
@@ -51,6 +48,13 @@ def parse_options(options):
         else:
             data.append(option)
     return flags, propagation, ",".join(data) or None
+
+
+# %% notebooks/03_oci_runtime.ipynb cell 24244192
+# statvfs f_flag bits -> mount flags (what a remount must keep when the kernel locks them)
+_ST_TO_MS = {os.ST_RDONLY: MS_RDONLY, os.ST_NOSUID: libc.MS_NOSUID, os.ST_NODEV: libc.MS_NODEV,
+             os.ST_NOEXEC: libc.MS_NOEXEC, os.ST_NOATIME: libc.MS_NOATIME, os.ST_NODIRATIME: libc.MS_NODIRATIME,
+             os.ST_RELATIME: libc.MS_RELATIME}
 
 
 @contextlib.contextmanager
@@ -115,6 +119,7 @@ def _own_cgroup(cgroups: dict, options: set):
     return None
 
 
+# %% notebooks/03_oci_runtime.ipynb cell a442d5cc
 def bind(source, root_fd: int, destination: str, flags: int, make: str):
     """Bind the host path `source` at `destination` inside the root, then apply `flags` (ro,
     nosuid, ...) by a remount: the kernel ignores them on the first MS_BIND."""
@@ -179,6 +184,7 @@ def make_device(root_fd: int, device: dict, in_userns: bool):
         os.close(parent)
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 29bd5f80
 def make_devices(root_fd: int, devices, in_userns: bool):
     """The spec's default devices plus linux.devices, and runc's links, in the container's /dev."""
     for name, (major, minor) in DEFAULT_DEVICES.items():
@@ -233,6 +239,7 @@ def mount_one(bundle, root_fd: int, entry: dict, view: CgroupView, new_cgroupns:
             mount(None, target, None, flag)
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 04e0ee6d
 def setup(bundle, config: dict, view: CgroupView, new_cgroupns: bool, in_userns: bool):
     """Everything before pivot_root: propagation, the rootfs as a mount point, mounts, devices."""
     rootfs = Path(bundle, config["root"]["path"]).resolve()

@@ -28,6 +28,7 @@ class _ArgCmp(ctypes.Structure):
     _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 128383c0
 def library():
     try:
         lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)

@@ -46,6 +46,7 @@ def cap_mask(names) -> int:
     return sum(1 << n for n in set(cap_numbers(names)))
 
 
+# %% notebooks/03_oci_runtime.ipynb cell f6ca7a5c
 def set_rlimits(rlimits):
     for limit in rlimits or []:
         kind = getattr(resource, limit["type"], None)
@@ -87,6 +88,7 @@ def raise_ambient(numbers):
                 raise
 
 
+# %% notebooks/03_oci_runtime.ipynb cell f46a6293
 def apply(process: dict):
     """Become the configured user with the configured capabilities (runs in the container's init)."""
     set_rlimits(process.get("rlimits"))

@@ -16,6 +16,24 @@ from minidocker.errors import MinidockerError
 OCI_VERSION = "1.0.2"
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 _DEV = ["nosuid", "noexec", "nodev"]
+DEFAULT_MOUNTS = [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": _DEV + ["mode=1777", "size=65536k"]},
+    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": _DEV},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": _DEV + ["ro"]},
+    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": _DEV + ["relatime", "ro"]},
+]
+
+
+class SpecError(MinidockerError):
+    """config.json is missing, malformed, incomplete or asks for something we do not support."""
+
+
+# %% notebooks/03_oci_runtime.ipynb cell 27a5ab8c
 DEFAULT_SPEC = {
     "ociVersion": OCI_VERSION,
     "process": {
@@ -30,17 +48,7 @@ DEFAULT_SPEC = {
     },
     "root": {"path": "rootfs", "readonly": True},
     "hostname": "minidocker",
-    "mounts": [
-        {"destination": "/proc", "type": "proc", "source": "proc"},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": _DEV + ["mode=1777", "size=65536k"]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": _DEV},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": _DEV + ["ro"]},
-        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": _DEV + ["relatime", "ro"]},
-    ],
+    "mounts": DEFAULT_MOUNTS,
     "linux": {
         "resources": {"devices": [{"allow": False, "access": "rwm"}]},
         "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
@@ -50,10 +58,6 @@ DEFAULT_SPEC = {
     },
 }
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup")
-
-
-class SpecError(MinidockerError):
-    """config.json is missing, malformed, incomplete or asks for something we do not support."""
 
 
 def default_spec() -> dict:
@@ -68,6 +72,7 @@ def write_default_spec(bundle) -> Path:
     return path
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 9b57624c
 @dataclass
 class Bundle:
     path: Path          # absolute
@@ -99,6 +104,7 @@ def _is_str_list(value):
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
+# %% notebooks/03_oci_runtime.ipynb cell a4d2df53
 def validate(config):
     _need(isinstance(config, dict), "not a JSON object")
     _need(isinstance(config.get("ociVersion"), str), "ociVersion is missing")
@@ -132,6 +138,7 @@ def validate(config):
         _need("uts" in kinds, "hostname needs a new uts namespace")
 
 
+# %% notebooks/03_oci_runtime.ipynb cell ba2485fa
 def load_bundle(path=".") -> Bundle:
     """Read and check BUNDLE/config.json; raise SpecError with one sentence if it is unusable."""
     bundle = Path(path).resolve()

@@ -15,6 +15,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from minidocker._files import write_atomically
 from minidocker.errors import MinidockerError
 from minidocker.runtime.spec import OCI_VERSION
 
@@ -31,6 +32,23 @@ class ContainerStateError(MinidockerError):
     """The container exists but is in the wrong state for the operation."""
 
 
+def start_time(pid: int):
+    """The start time of `pid` in clock ticks since boot, or None if it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()   # the command name may contain spaces and ')'
+    if fields[0] in "ZX":
+        return None
+    return int(fields[19])
+
+
+def alive(pid: int, starttime: int) -> bool:
+    return bool(pid) and start_time(pid) == starttime
+
+
+# %% notebooks/03_oci_runtime.ipynb cell f42fad52
 @dataclass
 class State:
     id: str
@@ -64,28 +82,11 @@ class State:
         return result
 
     def save(self):
-        tmp = self.dir / "state.json.tmp"
         data = {k: v for k, v in asdict(self).items() if k != "root"}
-        tmp.write_text(json.dumps(data))
-        tmp.rename(self.dir / "state.json")
+        write_atomically(self.dir / "state.json", json.dumps(data), sync=False)    # under /run: a tmpfs
 
 
-def start_time(pid: int):
-    """The start time of `pid` in clock ticks since boot, or None if it is gone or a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = stat[stat.rindex(")") + 2:].split()   # the command name may contain spaces and ')'
-    if fields[0] in "ZX":
-        return None
-    return int(fields[19])
-
-
-def alive(pid: int, starttime: int) -> bool:
-    return bool(pid) and start_time(pid) == starttime
-
-
+# %% notebooks/03_oci_runtime.ipynb cell 7ba76b6e
 def check_id(container_id: str):
     if not _VALID_ID.match(container_id or "") or len(container_id) > 1024:
         raise MinidockerError(f"invalid container id {container_id!r}")
@@ -123,6 +124,7 @@ def all_states(root):
     return states
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 92b765b0
 @contextlib.contextmanager
 def locked(root, container_id: str):
     """Hold an exclusive flock on the container's directory (raise ContainerNotFound if none)."""

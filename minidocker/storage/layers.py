@@ -43,28 +43,11 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from minidocker._files import HashingReader
 from minidocker.runtime import libc
 from minidocker.storage.extract import OPAQUE, OPAQUE_XATTR, WHITEOUT, Extractor, LayerError, keep_xattr
 
 _UNPACKABLE_XATTRS = ("trusted.overlay.redirect", "trusted.overlay.metacopy")
-
-
-class _HashingReader:
-    """A read-only stream that feeds every byte read through it into a sha256."""
-
-    def __init__(self, raw):
-        self.raw, self.sha = raw, hashlib.sha256()
-
-    def read(self, n=-1):
-        data = self.raw.read(n)
-        self.sha.update(data)
-        return data
-
-    def drain(self) -> str:
-        """Read to the end; return "sha256:<hex>" of everything read."""
-        while self.read(1 << 20):
-            pass
-        return "sha256:" + self.sha.hexdigest()
 
 
 class _Prefixed:
@@ -117,7 +100,7 @@ def sync_tree(path) -> None:
 
 
 def _unpack_stream(raw, root: Path) -> str:
-    stream = _HashingReader(_decompressed(raw))
+    stream = HashingReader(_decompressed(raw))
     extractor = Extractor(root)
     try:
         with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tar:

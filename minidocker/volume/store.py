@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from minidocker import paths
+from minidocker._files import write_json_atomically
 from minidocker.container import record as _record
 from minidocker.errors import MinidockerError
 
@@ -75,7 +76,7 @@ def create(name: str | None = None, labels: dict | None = None) -> dict:
         os.chmod(tmp, 0o701)
         volume = {"CreatedAt": _record.now(), "Driver": "local", "Labels": labels or None,
                   "Mountpoint": str(directory / "_data"), "Name": name, "Options": None, "Scope": "local"}
-        _record.write_atomically(tmp / "volume.json", volume)
+        write_json_atomically(tmp / "volume.json", volume)
         os.rename(tmp, directory)            # all or nothing: a volume appears complete
     return volume
 

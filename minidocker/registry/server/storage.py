@@ -5,6 +5,7 @@
 import hashlib, json, os, re, secrets
 from pathlib import Path
 
+from minidocker._files import sha256_of, write_atomically
 from minidocker.errors import MinidockerError
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$")
@@ -45,12 +46,7 @@ def check_tag(tag):
 def write_atomic(path: Path, data: bytes):
     """Replace `path` with `data` so that a crash leaves the old content or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    with open(tmp, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.rename(tmp, path)
+    write_atomically(path, data)
 
 
 def blob_unknown(digest):
@@ -127,11 +123,8 @@ class UploadFiles(Blobs):
     def hasher(self, name, uuid):
         """The running sha256 of an upload; after a server restart, rebuilt from the file."""
         if uuid not in self.hashers:
-            hasher = hashlib.sha256()
             with open(self.upload_file(name, uuid), "rb") as data:
-                while chunk := data.read(CHUNK):
-                    hasher.update(chunk)
-            self.hashers[uuid] = hasher
+                self.hashers[uuid] = sha256_of(data)
         return self.hashers[uuid]
 
 
