@@ -33,6 +33,7 @@ def parse_challenge(header: str):
     return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
 
 
+# %% notebooks/07_registry_client.ipynb cell bfb38225
 def error_text(response) -> str:
     """The registry's first error as Go's errcode prints it ('manifest unknown: manifest unknown')."""
     try:
