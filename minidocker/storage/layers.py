@@ -321,17 +321,22 @@ def pack_layer(upper_dir, out_fileobj, gzip=True) -> LayerDigests:
 
 # %% notebooks/04_union_fs.ipynb cell 71bb14fa
 def dir_size(path, apparent=False) -> int:
-    """Bytes used by the tree at `path` (blocks, like `du -s -B1`; file sizes if `apparent`)."""
-    root = Path(path)
-    st = os.lstat(root)
-    total, seen = (0 if apparent else st.st_blocks * 512), set()
-    for _, st in _walk(root):
-        if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-        if apparent:
-            total += 0 if stat.S_ISDIR(st.st_mode) else st.st_size
-        else:
-            total += st.st_blocks * 512
+    """Bytes used by the tree at `path` (blocks, like `du -s -B1`; file sizes if `apparent`).
+    Walked with os.scandir in no particular order: the image store sizes every layer it unpacks."""
+    st = os.lstat(path)
+    total, seen, todo = (0 if apparent else st.st_blocks * 512), set(), [os.fspath(path)]
+    while todo:
+        with os.scandir(todo.pop()) as entries:
+            for entry in entries:
+                st = entry.stat(follow_symlinks=False)
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append(entry.path)
+                elif st.st_nlink > 1:
+                    if (st.st_dev, st.st_ino) in seen:
+                        continue
+                    seen.add((st.st_dev, st.st_ino))
+                if apparent:
+                    total += 0 if stat.S_ISDIR(st.st_mode) else st.st_size
+                else:
+                    total += st.st_blocks * 512
     return total
