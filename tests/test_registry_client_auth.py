@@ -31,6 +31,7 @@ def test_anonymous_pull_with_a_token_the_registry_checks(minidocker, token_regis
     result = minidocker("pull", f"{reg.host}/library/busybox")
     assert result.returncode == 0, result.stderr
     assert (None, ["repository:library/busybox:pull"]) in tokens.requests
+    assert tokens.posts == [], "without credentials Docker never POSTs to the realm"
     denied = minidocker("pull", f"{reg.host}/private/busybox:1")
     assert (denied.returncode, denied.stderr) == (1, f"minidocker: pull access denied for {reg.host}/private/busybox, "
                                                   "repository does not exist or may require 'docker login': "
