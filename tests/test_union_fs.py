@@ -1,6 +1,6 @@
 """Chapter 4, Union FS: overlay mounts on the real kernel, OCI layer tar <-> overlay layer directory,
 safe extraction, and interop with umoci in both directions."""
-import bz2, gzip, hashlib, io, json, lzma, os, shutil, socket, stat, subprocess, tarfile, threading
+import bz2, gzip, hashlib, io, json, lzma, os, shutil, socket, stat, subprocess, tarfile
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -560,6 +560,7 @@ def test_umoci_accepts_a_layer_packed_by_minidocker(tmp_path, umoci_image):
 def test_a_refused_layer_stops_the_inflating_thread(tmp_path):
     """The unpacker inflates in a thread a few megabytes ahead: a layer refused at its first member,
     with much more behind it, still returns at once and leaves no thread behind."""
+    import threading
     threads = threading.active_count()
     blob = tar_of(("/etc/evil", F, b"x"), ("big", F, os.urandom(12 << 20)), compress="gzip")
     with pytest.raises(LayerError, match="absolute path"):
