@@ -72,6 +72,9 @@ if [ -n "$dockerd" ] && [ -x /usr/bin/docker ]; then
 else
   echo "docker pull: not measured (dockerd is not installed here: apt-get install docker.io)"
 fi
+# A user's Python writes __pycache__; these sessions set PYTHONDONTWRITEBYTECODE, so compile first
+# or every minidocker run below would time the compiler too.
+"$PY" -m compileall -q minidocker >/dev/null 2>&1 || true
 echo "== pull with unpack: $(du -sh "$work/L/blobs" | cut -f1) of blobs"
 hyperfine -N --warmup 1 --runs "${RUNS:-5}" --export-json "$work/pull.json" "${prepares[@]}" "${names[@]}"
 "$PY" bench/ratios.py "$work/pull.json"

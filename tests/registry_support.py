@@ -234,18 +234,20 @@ def add_platform_index(layout: Path, tag: str, new_tag: str) -> str:
 
 
 class TokenServer:
-    """Stands in for auth.docker.io: `GET /token?service=…&scope=…`, with or without basic auth,
+    """Stands in for auth.docker.io: `GET /token?service=…&scope=…`, with or without basic auth, and
+    OAuth2's `POST /token` (grant_type=password; a 404 with oauth=False, as GET-only servers answer),
     answers a JWT signed with a key whose certificate the registry trusts (`rootcertbundle`); the
     certificate travels in the token's `x5c` header, which distribution 2.8 verifies. Anonymous
     users get `pull` on every repository but `private/*`; `users` get what they ask for."""
 
-    def __init__(self, work: Path, users=None, issuer="minidocker-tests", service="minidocker-registry"):
+    def __init__(self, work: Path, users=None, issuer="minidocker-tests", service="minidocker-registry", oauth=True):
         import jwt
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import NameOID
         self.users, self.issuer, self.service, self.requests = users or {"alice": "secret"}, issuer, service, []
+        self.oauth, self.posts = oauth, []        # oauth=False: POST answers 404, as a GET-only server
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minidocker test token issuer")])
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -269,14 +271,29 @@ class TokenServer:
                 user = server.user_of(self.headers.get("Authorization"))
                 if user is False:
                     return self.answer(401, {"details": "incorrect username or password"})
-                scopes = query.get("scope", [])
+                self.issue(user, query.get("scope", []), query.get("service", [""])[0])
+
+            def do_POST(self):          # OAuth2 (distribution's docs/spec/auth/oauth.md)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if not server.oauth:
+                    return self.answer(404, {"details": "404 page not found"})
+                form = {k: v[0] for k, v in parse_qs(body).items()}
+                server.posts.append({k: v for k, v in form.items() if k != "password"})
+                user = form.get("username")
+                if form.get("grant_type") != "password" or server.users.get(user) != form.get("password"):
+                    return self.answer(401, {"error": "invalid_grant"})
+                self.issue(user, form.get("scope", "").split(), form.get("service", ""),
+                           refresh=form.get("access_type") == "offline")
+
+            def issue(self, user, scopes, service, refresh=False):
                 server.requests.append((user, scopes))
                 access = [server.grant(user, scope) for scope in scopes]
-                claims = {"iss": server.issuer, "sub": user or "", "aud": query.get("service", [""])[0],
+                claims = {"iss": server.issuer, "sub": user or "", "aud": service,
                           "exp": int(time.time()) + 300, "nbf": int(time.time()) - 10, "iat": int(time.time()),
                           "jti": os.urandom(8).hex(), "access": [a for a in access if a]}
                 token = jwt.encode(claims, key, algorithm="ES256", headers={"x5c": x5c})
-                self.answer(200, {"token": token, "access_token": token, "expires_in": 300})
+                self.answer(200, {"token": token, "access_token": token, "expires_in": 300,
+                                  **({"refresh_token": os.urandom(16).hex()} if refresh else {})})
 
             def answer(self, status, doc):
                 body = json.dumps(doc).encode()

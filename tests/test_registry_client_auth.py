@@ -12,9 +12,9 @@ pytest_plugins = ["registry_fixtures"]           # registry, proxy, layouts, pri
 pytestmark = pytest.mark.usefixtures("private_config")
 
 
-@pytest.fixture
-def token_registry(tmp_path, layouts):
-    tokens = TokenServer(tmp_path / "auth")
+@pytest.fixture(params=[True, False], ids=["oauth", "get-only"])
+def token_registry(request, tmp_path, layouts):
+    tokens = TokenServer(tmp_path / "auth", oauth=request.param)
     reg = Registry(tmp_path / "registry", auth=tokens.auth_config())
     try:
         seed(layouts["bb"], reg, "library/busybox:latest", creds="alice:secret")
@@ -31,6 +31,7 @@ def test_anonymous_pull_with_a_token_the_registry_checks(minidocker, token_regis
     result = minidocker("pull", f"{reg.host}/library/busybox")
     assert result.returncode == 0, result.stderr
     assert (None, ["repository:library/busybox:pull"]) in tokens.requests
+    assert tokens.posts == [], "without credentials Docker never POSTs to the realm"
     denied = minidocker("pull", f"{reg.host}/private/busybox:1")
     assert (denied.returncode, denied.stderr) == (1, f"minidocker: pull access denied for {reg.host}/private/busybox, "
                                                   "repository does not exist or may require 'docker login': "
@@ -53,6 +54,10 @@ def test_login_push_logout_with_tokens(minidocker, token_registry, tmp_path):
     pushed = minidocker("push", f"{reg.host}/alice/bb:1")
     assert pushed.returncode == 0, pushed.stderr
     assert ("alice", ["repository:alice/bb:pull,push", "repository:library/busybox:pull"]) in tokens.requests
+    # with credentials, Docker POSTs OAuth2's password grant first; a GET-only server's 404 sends it to GET
+    oauth = {"grant_type": "password", "username": "alice", "service": tokens.service, "client_id": "docker",
+             "access_type": "offline", "scope": "repository:alice/bb:pull,push repository:library/busybox:pull"}
+    assert (oauth in tokens.posts) == tokens.oauth and (tokens.oauth or not tokens.posts)
     assert "Mounted from library/busybox" in pushed.stdout
     assert minidocker("pull", f"{reg.host}/private/busybox:1").returncode == 0
     out = minidocker("logout", reg.host)

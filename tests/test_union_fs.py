@@ -565,3 +565,15 @@ def test_umoci_accepts_a_layer_packed_by_minidocker(tmp_path, umoci_image):
     umoci("raw", "add-layer", "--image", "L:t2", "--tag", "t4", "layer.tar", cwd=tmp_path)
     umoci("unpack", "--image", "L:t4", "OUT4", cwd=tmp_path)
     assert same_tree(snapshot(tmp_path / "OUT4/rootfs", dir_mtimes=False), want)
+
+
+def test_a_refused_layer_stops_the_inflating_thread(tmp_path):
+    """The unpacker inflates in a thread a few megabytes ahead: a layer refused at its first member,
+    with much more behind it, still returns at once and leaves no thread behind."""
+    import threading
+    threads = threading.active_count()
+    blob = tar_of(("/etc/evil", F, b"x"), ("big", F, os.urandom(12 << 20)), compress="gzip")
+    with pytest.raises(LayerError, match="absolute path"):
+        unpack_layer(io.BytesIO(blob), tmp_path / "dest")
+    assert threading.active_count() == threads
+    assert os.listdir(tmp_path) == []

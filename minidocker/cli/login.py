@@ -35,6 +35,7 @@ def _ask(args):
     return user, password
 
 
+# %% notebooks/07_registry_client.ipynb cell 7aff2136
 def login(args) -> int:
     from minidocker.registry import client, credentials
     try:

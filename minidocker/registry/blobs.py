@@ -27,6 +27,7 @@ def downloads_dir(store) -> Path:
     return path
 
 
+# %% notebooks/07_registry_client.ipynb cell bbca1544
 @contextmanager
 def _locked(path: Path):
     """Open `path` (created 0600) under an exclusive flock; reopen if a holder replaced it meanwhile."""

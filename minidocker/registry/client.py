@@ -33,6 +33,7 @@ def parse_challenge(header: str):
     return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
 
 
+# %% notebooks/07_registry_client.ipynb cell bfb38225
 def error_text(response) -> str:
     """The registry's first error as Go's errcode prints it ('manifest unknown: manifest unknown')."""
     try:
@@ -108,27 +109,46 @@ def _basic(user_password) -> str:
     return "Basic " + base64.b64encode(":".join(user_password).encode()).decode()
 
 
-def _token(self, scopes) -> str:
-    """A Bearer token from the challenge's realm, for `scopes`, as our user or anonymously."""
-    params = self.challenge[1]
-    realm = params.get("realm")
-    if not realm:
-        raise RegistryError("bearer challenge without a realm")
-    query = ([("service", params["service"])] if params.get("service") else []) + [("scope", s) for s in scopes]
-    headers = {}
-    if self.credentials:
-        query.append(("account", self.credentials[0]))
-        headers["Authorization"] = _basic(self.credentials)
-    response = self.send("GET", f"{realm}?{urlencode(query)}", headers=headers)
-    if response.status == 401:
+def _token_of(response, method: str, realm: str) -> str:
+    """The token in a token server's answer, or the refusal in Docker's words."""
+    if response.status == 401 or (method == "Post" and response.status == 400):   # OAuth: invalid_grant
         raise Unauthorized("unauthorized: incorrect username or password")
     if response.status != 200:
-        raise RegistryError(f'Get "{realm}": {error_text(response)}')
+        raise RegistryError(f'{method} "{realm}": {error_text(response)}')
     try:
         doc = json.loads(response.data)
         return doc.get("token") or doc["access_token"]
     except (ValueError, KeyError, AttributeError):
-        raise RegistryError(f'Get "{realm}": the token server sent no token') from None
+        raise RegistryError(f'{method} "{realm}": the token server sent no token') from None
+
+
+def _oauth_token(self, realm: str, service: str, scopes) -> str | None:
+    """What Docker tries first with stored credentials: OAuth2's password grant POSTed to the realm
+    (distribution's auth/oauth spec). None when the server answers 404: it has no OAuth."""
+    user, password = self.credentials
+    form = {"grant_type": "password", "username": user, "password": password, "service": service,
+            "client_id": "docker", "access_type": "offline", "scope": " ".join(scopes)}
+    response = self.send("POST", realm, body=urlencode(form),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    return None if response.status == 404 else _token_of(response, "Post", realm)
+
+
+# %% notebooks/07_registry_client.ipynb cell 1a7e3c10
+def _token(self, scopes) -> str:
+    """A Bearer token from the challenge's realm for `scopes`: OAuth's POST first when we have
+    credentials, else (or on its 404) the GET every token server answers, anonymous or basic."""
+    params = self.challenge[1]
+    realm, service = params.get("realm"), params.get("service", "")
+    if not realm:
+        raise RegistryError("bearer challenge without a realm")
+    if self.credentials and (token := _oauth_token(self, realm, service, scopes)):
+        return token
+    query = ([("service", service)] if service else []) + [("scope", s) for s in scopes]
+    headers = {}
+    if self.credentials:
+        query.append(("account", self.credentials[0]))
+        headers["Authorization"] = _basic(self.credentials)
+    return _token_of(self.send("GET", f"{realm}?{urlencode(query)}", headers=headers), "Get", realm)
 
 
 def _authorization(self, fresh=False) -> dict:

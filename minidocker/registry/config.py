@@ -32,6 +32,7 @@ class Endpoint:
         return self.url.split("://", 1)[1]
 
 
+# %% notebooks/07_registry_client.ipynb cell 479c4f6f
 def daemon_json() -> Path:
     return Path(os.environ.get("MINIDOCKER_DAEMON_JSON") or "/etc/minidocker/daemon.json")
 
@@ -83,6 +84,7 @@ def endpoints(domain: str) -> list:
     return found
 
 
+# %% notebooks/07_registry_client.ipynb cell 96de6825
 def _system_cas(context: ssl.SSLContext):
     """The system's CAs, looked up by hash when needed (OpenSSL's capath) where the system has
     such a directory: parsing the whole bundle up front costs a fifth of a second per command."""

@@ -25,6 +25,7 @@ def server_key(domain: str) -> str:
     return INDEX_SERVER if domain in (DEFAULT_DOMAIN, "index.docker.io", INDEX_SERVER) else domain
 
 
+# %% notebooks/07_registry_client.ipynb cell 4e1b605a
 def _read() -> dict:
     try:
         doc = json.loads(config_file().read_text())
@@ -72,6 +73,7 @@ def get(domain: str):
     return user, password
 
 
+# %% notebooks/07_registry_client.ipynb cell d84c87db
 def store(domain: str, user: str, password: str) -> str:
     """Keep credentials; return where they went (the file, or the helper's name)."""
     doc, key = _read(), server_key(domain)

@@ -19,6 +19,15 @@ def bar(current: int, total: int, width: int = 200) -> str:
     return box + (f"{human_size(current):>8}/{human_size(total)}" if current <= total else f"{human_size(current):>8}")
 
 
+def terminal_width(out) -> int:
+    """The terminal's columns (Docker drops the bar's box below 110), or 200 when `out` is none."""
+    try:
+        return os.get_terminal_size(out.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 200
+
+
+# %% notebooks/07_registry_client.ipynb cell 46bced10
 class Progress:
     """Where pull and push report: message() for a plain line, update() for a layer's status."""
 
@@ -47,13 +56,7 @@ class Progress:
                 return           # counts are for terminals only, ten times a second at most
             self.last[layer_id] = now
             if not self.quiet:
-                self._show(layer_id, status + (f" {bar(current, total or 0, self._width())}" if current is not None else ""))
-
-    def _width(self) -> int:
-        try:
-            return os.get_terminal_size(self.out.fileno()).columns
-        except (OSError, ValueError, AttributeError):
-            return 200
+                self._show(layer_id, status + (f" {bar(current, total or 0, terminal_width(self.out))}" if current is not None else ""))
 
     def _show(self, layer_id: str, text: str):
         if not self.terminal:

@@ -39,6 +39,7 @@ class _Counting:
         return self.f.seek(*args)
 
 
+# %% notebooks/07_registry_client.ipynb cell 51504e62
 def mount_sources(store, ref, digest: str) -> list:
     """Other repositories of the same registry that (our store says) hold blob `digest`."""
     found = set()
@@ -134,6 +135,7 @@ def _push_tag(ref, store, progress):
     progress.message(f"{ref.tag}: digest: {digest} size: {len(manifest)}")
 
 
+# %% notebooks/07_registry_client.ipynb cell f9308a43
 def push(text: str, all_tags=False, quiet=False, out=None, store=None):
     """`docker push NAME[:TAG]` (or every tag of NAME with `-a`), with Docker's lines on `out`."""
     progress, store = Progress(out or sys.stdout, quiet=quiet), store or Store()

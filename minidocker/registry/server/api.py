@@ -167,6 +167,7 @@ def blob_created(name, digest):
                                               "Docker-Content-Digest": digest, "Content-Length": "0"})
 
 
+# %% notebooks/07_registry_server.ipynb cell 79b74a61
 async def mount(request, storage, name, digest, source):
     """Cross-repository mount: link the blob if the client may pull it from `source`."""
     try:

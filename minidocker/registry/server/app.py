@@ -25,6 +25,7 @@ class Config:
     acl: list = field(default_factory=list)
 
 
+# %% notebooks/07_registry_server.ipynb cell c9059ca3
 def load_config(path=None, **flags) -> Config:
     """The config file's settings, then the flags that were given (None means not given)."""
     settings = {}
@@ -54,6 +55,7 @@ def load_config(path=None, **flags) -> Config:
     return config
 
 
+# %% notebooks/07_registry_server.ipynb cell 388a1aa6
 ACL_ACTIONS = {"pull", "push", "delete", "catalog"}
 
 

@@ -23,6 +23,7 @@ def mark(storage: Storage) -> set:
     return marked
 
 
+# %% notebooks/07_registry_server.ipynb cell a22182f3
 def collect(storage: Storage, dry_run=False, log=print) -> list:
     """Sweep what `mark` did not reach; return the digests removed (or that would be)."""
     marked, removed = mark(storage), []

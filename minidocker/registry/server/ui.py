@@ -107,6 +107,7 @@ async def repositories(request):
     return render(request, "repos", who, title="Repositories", repos=repos, pushes=pushes)
 
 
+# %% notebooks/07_registry_server.ipynb cell 59b28cbc
 def tag_rows(storage, name):
     for tag in storage.tags(name):
         summary, pushed = summarize(storage, name, tag), storage.tag_file(name, tag).stat().st_mtime
