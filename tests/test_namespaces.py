@@ -113,3 +113,11 @@ def test_works_where_root_is_a_shared_mount_as_on_systemd_hosts(busybox_rootfs, 
     assert result.returncode == 0 and lines[0] == "inside", result.stdout + result.stderr
     before, after = lines[1].split()
     assert before == after and "LEAKED" not in result.stdout
+
+
+def test_remounting_sys_needs_cap_sys_admin_which_docker_defaults_drop(minidocker, busybox_rootfs):
+    """Chapter 1, section 1.9 and exercise 3: a read-only /sys is read-only only for a root without
+    CAP_SYS_ADMIN (the chapter's bare launcher, with every capability, remounts it)."""
+    script = "mount -o remount,rw /sys 2>/dev/null && echo remounted || echo refused"
+    assert output(minidocker, busybox_rootfs, "sh", "-c", script) == (0, "refused\n")
+    assert output(minidocker, busybox_rootfs, "--cap-add", "SYS_ADMIN", "sh", "-c", script) == (0, "remounted\n")

@@ -43,6 +43,7 @@ def build_parser(argv) -> Parser:
     return parser
 
 
+# %% notebooks/01_namespaces.ipynb cell 8993b911
 CONTAINER_VERBS = ("run", "create", "start")       # their status may be the container's own
 PROCESS_VERBS = ("exec", "attach")                  # they end with a process's status
 
@@ -58,6 +59,7 @@ def exit_status(verb: str | None, status: int, failed: bool = False) -> int:
     return 1
 
 
+# %% notebooks/01_namespaces.ipynb cell 55e66200
 def main(argv=None) -> int:
     """Run one command; return its exit status (the container's, 125/126/127, or 1: see exit_status)."""
     argv = sys.argv[1:] if argv is None else argv

@@ -27,6 +27,7 @@ def register(verbs):
     parser.set_defaults(func=run)
 
 
+# %% notebooks/01_namespaces.ipynb cell b63ec35d
 def add_container_options(parser):
     """The flags `run` shares with `create`: what the container is and may do."""
     option = parser.add_argument
@@ -55,6 +56,7 @@ def add_container_options(parser):
            help='pull the image before running: "always", "missing" (default) or "never"')
 
 
+# %% notebooks/01_namespaces.ipynb cell 0a7a35b8
 def parse_env(items) -> dict:
     """Docker's -e: KEY=VALUE sets, a bare KEY copies the variable from this environment if set."""
     env = {}
@@ -91,6 +93,7 @@ def container_options(args, command: list):
         console_size=terminal_size() if args.tty else None, rootfs=getattr(args, "rootfs", None), pull=args.pull)
 
 
+# %% notebooks/01_namespaces.ipynb cell 5d4ad4e8
 def run(args) -> int:
     if not args.command:
         raise UsageError('"minidocker run" requires at least 1 argument')

@@ -9,25 +9,17 @@ import datetime
 import os
 import pwd
 import signal
-from pathlib import Path
-
 from minidocker._files import write_atomically
 from minidocker.errors import CommandNotExecutable, CommandNotFound, MinidockerError
 from minidocker.runtime import cgroups, console, devices, state
 from minidocker.runtime.init import Channel, intermediate
-from minidocker.runtime.namespaces import FORWARDED_SIGNALS
+from minidocker.runtime.namespaces import FORWARDED_SIGNALS, write_id_maps
 from minidocker.runtime.spec import SpecError, load_bundle
 
 
 def cgroup_path(bundle, container_id: str) -> str:
     """linux.cgroupsPath, else minidocker/<id> (below the root of every tree)."""
     return bundle.linux.get("cgroupsPath") or f"minidocker/{container_id}"
-
-
-def _write_id_maps(pid: int, linux: dict):
-    for name, key in (("uid_map", "uidMappings"), ("gid_map", "gidMappings")):
-        lines = [f"{m['containerID']} {m['hostID']} {m['size']}" for m in linux.get(key) or []]
-        Path(f"/proc/{pid}/{name}").write_text("\n".join(lines or ["0 0 1"]) + "\n")
 
 
 # %% notebooks/03_oci_runtime.ipynb cell b7aacb69
@@ -40,7 +32,7 @@ def _handshake(pid: int, bundle, reader, from_host: int, cgroup) -> int:
     for line in reader:                     # "ready" (init) and "pid N" (intermediate) come in any order
         word, _, rest = line.decode().strip().partition(" ")
         if word == "maps":
-            _write_id_maps(pid, bundle.linux)
+            write_id_maps(pid, bundle.linux)
             os.write(from_host, b"m")
         elif word == "pid":
             init_pid = int(rest)

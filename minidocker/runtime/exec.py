@@ -16,12 +16,11 @@ import signal
 from minidocker._files import write_atomically
 from minidocker.errors import CommandNotExecutable, CommandNotFound, MinidockerError
 from minidocker.runtime import cgroups, console, libc, security, state
-from minidocker.runtime.init import NAMESPACE_FLAGS, _environment, find_executable
+from minidocker.runtime.init import _environment, find_executable
+from minidocker.runtime.namespaces import NAMESPACE_FLAGS, PROC_NS
 from minidocker.runtime.spec import load_bundle
 from minidocker.runtime.state import ContainerStateError
 
-PROC_NS = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts", "user": "user",
-           "cgroup": "cgroup"}
 JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "mount", "cgroup")   # nsexec's order
 
 

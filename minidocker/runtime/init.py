@@ -11,11 +11,7 @@ from pathlib import Path
 
 from minidocker.errors import CommandNotExecutable, CommandNotFound, MinidockerError
 from minidocker.runtime import console, inroot, libc, mounts, security
-from minidocker.runtime.namespaces import FORWARDED_SIGNALS, loopback_up
-
-NAMESPACE_FLAGS = {"pid": libc.CLONE_NEWPID, "network": libc.CLONE_NEWNET, "mount": libc.CLONE_NEWNS,
-                   "ipc": libc.CLONE_NEWIPC, "uts": libc.CLONE_NEWUTS, "user": libc.CLONE_NEWUSER,
-                   "cgroup": libc.CLONE_NEWCGROUP}
+from minidocker.runtime.namespaces import FORWARDED_SIGNALS, NAMESPACE_FLAGS, loopback_up
 
 
 @dataclass

@@ -25,19 +25,6 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
-# mount(2) flags (linux/mount.h) and umount2(2) flags.
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
-MS_REMOUNT, MS_BIND, MS_REC = 0x20, 0x1000, 0x4000
-MS_PRIVATE, MS_SLAVE, MS_STRICTATIME = 0x40000, 0x80000, 0x1000000
-MNT_DETACH = 0x2
-
-PR_SET_PDEATHSIG = 1
-PR_SET_NO_NEW_PRIVS = 38
-
-# pivot_root has no libc wrapper: call it by number, which depends on the machine.
-SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41, "armv7l": 218, "ppc64le": 203,
-                  "s390x": 217, "riscv64": 41}
-
 
 def _arg(value):
     return None if value is None else os.fsencode(value)
@@ -57,6 +44,26 @@ def unshare(flags: int):
 def setns(fd: int, nstype: int = 0):
     """Join the namespace that `fd` (an open /proc/PID/ns/* file) refers to."""
     _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), f"setns({fd})")
+
+
+def sethostname(name: str):
+    """Set the hostname of this UTS namespace."""
+    socket.sethostname(name)
+
+
+# %% notebooks/01_namespaces.ipynb cell 12364161
+# mount(2) flags (linux/mount.h) and umount2(2) flags.
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+MS_REMOUNT, MS_BIND, MS_REC = 0x20, 0x1000, 0x4000
+MS_PRIVATE, MS_SLAVE, MS_STRICTATIME = 0x40000, 0x80000, 0x1000000
+MNT_DETACH = 0x2
+
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+
+# pivot_root has no libc wrapper: call it by number, which depends on the machine.
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41, "armv7l": 218, "ppc64le": 203,
+                  "s390x": 217, "riscv64": 41}
 
 
 def mount(source, target, fstype=None, flags: int = 0, data=None):
@@ -80,11 +87,6 @@ def pivot_root(new_root, put_old):
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0):
     _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
                        ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)), f"prctl({option})")
-
-
-def sethostname(name: str):
-    """Set the hostname of this UTS namespace."""
-    socket.sethostname(name)
 
 
 # %% notebooks/03_oci_runtime.ipynb cell a6a47d00

@@ -35,11 +35,13 @@ Functions and classes:
     Resources.from_oci(dict) -> Resources
     shares_to_weight(shares) -> int           v1 cpu.shares -> v2 cpu.weight
 
-Semantics (as runc): memory_swap is memory PLUS swap; with only a memory limit, swap is
-disabled (v1 memory.memsw.limit_in_bytes = limit if the kernel accounts swap, v2
-memory.swap.max = 0). -1 means unlimited; cpu_quota/cpu_period are microseconds; pids_limit
--1 or 0 is unlimited. Errors: CgroupError (a KernelError, exit 125) when the kernel refuses —
-`create` then removes everything it made; CgroupConfigError for values that make no sense.
+Semantics: memory_swap is memory PLUS swap (as OCI and runc); with only a memory limit, swap
+is disabled (v1 memory.memsw.limit_in_bytes = limit if the kernel accounts swap, v2
+memory.swap.max = 0), where runc would leave swap alone (Docker's engine, and minidocker's,
+never send a bare limit: `-m` alone means memory+swap = 2x memory). -1 means unlimited;
+cpu_quota/cpu_period are microseconds; pids_limit -1 or 0 is unlimited. Errors: CgroupError
+(a KernelError, exit 125) when the kernel refuses — `create` then removes everything it made;
+CgroupConfigError for values that make no sense.
 Containers live under the `minidocker` parent; `destroy()` removes that parent once empty
 (only `minidocker*` parents: another engine's parent directories are left alone). Paths are
 always taken from the root of each tree (runc reads a relative v1 path below its own cgroup).

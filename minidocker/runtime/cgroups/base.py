@@ -39,16 +39,6 @@ def write(path, value):
         raise CgroupError(f"cgroup {where}: the kernel refused {name}={value}: {why}") from None
 
 
-def keyed(path) -> dict:
-    """A `key value` file (memory.events, cpu.stat, memory.oom_control) as a dict of ints."""
-    out = {}
-    for line in read(path).splitlines():
-        key, _, value = line.partition(" ")
-        if value.strip().lstrip("-").isdigit():
-            out[key] = int(value)
-    return out
-
-
 # %% notebooks/02_cgroups.ipynb cell 6ffaf7b8
 MOUNTINFO = "/proc/self/mountinfo"
 
@@ -87,6 +77,9 @@ def layout() -> str:
 
 
 # %% notebooks/02_cgroups.ipynb cell 04591cf0
+OCI_KEYS = (("memory", ("limit", "swap")), ("cpu", ("shares", "quota", "period")), ("pids", ("limit",)))
+
+
 def _int_or_none(name, value):
     if value is None:
         return None
@@ -95,6 +88,22 @@ def _int_or_none(name, value):
     return value
 
 
+def oci_values(resources: dict | None) -> dict:
+    """The values of an OCI `linux.resources` object we handle, as {"memory_limit": ..., ...}."""
+    resources = {} if resources is None else resources
+    if not isinstance(resources, dict):
+        raise CgroupConfigError(f"linux.resources must be an object, not {resources!r}")
+    values = {}
+    for group, keys in OCI_KEYS:
+        section = resources.get(group) or {}
+        if not isinstance(section, dict):
+            raise CgroupConfigError(f"linux.resources.{group} must be an object, not {section!r}")
+        for key in keys:
+            values[f"{group}_{key}"] = _int_or_none(f"{group}.{key}", section.get(key))
+    return values
+
+
+# %% notebooks/02_cgroups.ipynb cell b705c777
 @dataclass
 class Resources:
     """Limits for one cgroup, named after OCI `linux.resources` (None: the kernel's default).
@@ -124,18 +133,7 @@ class Resources:
     @classmethod
     def from_oci(cls, resources: dict | None) -> "Resources":
         """Read the `linux.resources` object of an OCI config.json (other keys are ignored)."""
-        resources = {} if resources is None else resources
-        if not isinstance(resources, dict):
-            raise CgroupConfigError(f"linux.resources must be an object, not {resources!r}")
-        values = {}
-        for group, keys in (("memory", ("limit", "swap")), ("cpu", ("shares", "quota", "period")),
-                            ("pids", ("limit",))):
-            section = resources.get(group) or {}
-            if not isinstance(section, dict):
-                raise CgroupConfigError(f"linux.resources.{group} must be an object, not {section!r}")
-            for key in keys:
-                values[f"{group}_{key}"] = _int_or_none(f"{group}.{key}", section.get(key))
-        return cls(**values)
+        return cls(**oci_values(resources))
 
     def memory_and_swap(self) -> int | None:
         """The memory+swap limit to apply: the given one, else the memory limit (no swap), -1 unlimited."""
@@ -146,6 +144,7 @@ class Resources:
         return None
 
 
+# %% notebooks/02_cgroups.ipynb cell a283a3b1
 def shares_to_weight(shares: int) -> int:
     """v1 cpu.shares (2..262144) -> v2 cpu.weight (1..10000), linearly, as crun's man page and
     runc up to 1.3.1 do (runc 1.3.2+ and crun 1.23+ use a curve mapping 1024 to 100)."""
@@ -154,6 +153,16 @@ def shares_to_weight(shares: int) -> int:
 
 
 # %% notebooks/02_cgroups.ipynb cell d3665a7b
+def keyed(path) -> dict:
+    """A `key value` file (memory.events, cpu.stat, memory.oom_control) as a dict of ints."""
+    out = {}
+    for line in read(path).splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().lstrip("-").isdigit():
+            out[key] = int(value)
+    return out
+
+
 @dataclass
 class Stats:
     """What a cgroup used, in the same units on v1 and v2."""
@@ -186,8 +195,85 @@ def _wait(condition, timeout, what):
         time.sleep(0.005)
 
 
+def _rmdir_retrying(directory, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.rmdir(directory)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise CgroupError(f"cannot remove cgroup {directory}: {error.strerror}") from None
+            time.sleep(0.01)
+
+
+# %% notebooks/02_cgroups.ipynb cell c70f4d38
+def popen_joined(dirs, args, name: str, **kwargs) -> subprocess.Popen:
+    """subprocess.Popen, but the child joins the cgroup directories `dirs` before it execs."""
+    files = [os.path.join(d, "cgroup.procs").encode() for d in dirs]
+
+    def join():  # runs in the forked child: no imports, no locks, only syscalls
+        for file in files:
+            fd = os.open(file, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+    try:
+        return subprocess.Popen(args, preexec_fn=join, **kwargs)
+    except subprocess.SubprocessError as error:
+        raise CgroupError(f"cgroup {name}: the child could not join it: {error}") from None
+
+
+def pids_below(dirs) -> list:
+    """Every process in the cgroup directories `dirs` and the cgroups below them."""
+    found = set()
+    for top in dirs:
+        for directory, _subdirs, _files in os.walk(top):
+            try:
+                found.update(int(p) for p in read(os.path.join(directory, "cgroup.procs")).split())
+            except OSError:  # removed meanwhile
+                pass
+    return sorted(found)
+
+
+def signal_each(pids, sig) -> list:
+    """Send `sig` to each of `pids` (those gone already are skipped); return `pids`."""
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    return pids
+
+
+# %% notebooks/02_cgroups.ipynb cell b8392439
+def remove_dirs(dirs, timeout: float):
+    """rmdir each of `dirs` and every cgroup below it, deepest first."""
+    for top in dirs:
+        for directory, _subdirs, _files in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
+            _rmdir_retrying(directory, timeout)
+
+
+def remove_empty_parents(roots, path: str):
+    """Below each of `roots`, remove the minidocker* parents of `path` that are now empty."""
+    parts = path.split("/")[:-1]
+    for root in roots:
+        for depth in range(len(parts), 0, -1):
+            if not parts[depth - 1].startswith("minidocker"):
+                break  # a parent someone else made (an engine's cgroupsPath): not ours to remove
+            try:
+                os.rmdir(os.path.join(root, *parts[:depth]))
+            except OSError:  # not empty (another container), busy, or gone: leave it
+                break
+
+
+# %% notebooks/02_cgroups.ipynb cell ca6cd631
 class Cgroup:
-    """One cgroup of a container, on every tree of this host. Use `cgroups.create()`."""
+    """One cgroup of a container, on every tree of this host. Use `cgroups.create()`; a
+    subclass provides _roots(), _make(made), _apply(resources), stats(), freeze(), thaw(), frozen."""
     version = "?"
 
     def __init__(self, path: str):
@@ -202,19 +288,6 @@ class Cgroup:
     def __exit__(self, *exc):
         self.destroy()
 
-    # -- what a subclass provides --------------------------------------------------------
-    def _roots(self) -> list:
-        """The root directory of every cgroup tree this cgroup lives in."""
-        raise NotImplementedError
-
-    def _make(self, made: list):
-        """mkdir the cgroup (and missing parents) in every tree, appending each new dir to `made`."""
-        raise NotImplementedError
-
-    def _apply(self, resources: "Resources"):
-        raise NotImplementedError
-
-    # -- the shared life cycle -------------------------------------------------------------
     def _dirs(self) -> list:
         return [os.path.join(root, self.path) for root in self._roots()]
 
@@ -242,54 +315,25 @@ class Cgroup:
         """Change the limits of an existing cgroup (fields left None are not touched)."""
         self._apply(resources if isinstance(resources, Resources) else Resources.from_oci(resources))
 
-    def _procs_files(self) -> list:
-        return [os.path.join(d, "cgroup.procs") for d in self._dirs()]
-
     def add(self, pid: int):
         """Move a running process (and its threads) into the cgroup."""
-        for procs in self._procs_files():
-            write(procs, pid)
+        for directory in self._dirs():
+            write(os.path.join(directory, "cgroup.procs"), pid)
 
     def popen(self, args, **kwargs) -> subprocess.Popen:
         """subprocess.Popen, but the child joins the cgroup before it execs the command."""
-        files = [f.encode() for f in self._procs_files()]
-
-        def join():  # runs in the forked child: no imports, no locks, only syscalls
-            for name in files:
-                fd = os.open(name, os.O_WRONLY)
-                try:
-                    os.write(fd, b"0")
-                finally:
-                    os.close(fd)
-        try:
-            return subprocess.Popen(args, preexec_fn=join, **kwargs)
-        except subprocess.SubprocessError as error:
-            raise CgroupError(f"cgroup {self.path}: the child could not join it: {error}") from None
+        return popen_joined(self._dirs(), args, self.path, **kwargs)
 
     def pids(self) -> list:
         """Every process in the cgroup and the cgroups below it, on any tree."""
-        found = set()
-        for top in self._dirs():
-            for directory, _subdirs, _files in os.walk(top):
-                try:
-                    found.update(int(p) for p in read(os.path.join(directory, "cgroup.procs")).split())
-                except OSError:  # removed meanwhile
-                    pass
-        return sorted(found)
-
-    def _signal_each(self, sig):
-        for pid in self.pids():
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+        return pids_below(self._dirs())
 
     def kill(self, sig=signal.SIGKILL):
         """Send `sig` to every process inside; freezing first, so a fork cannot slip through."""
         was_frozen = self.frozen
         self.freeze()
         try:
-            self._signal_each(sig)
+            signal_each(self.pids(), sig)
         finally:
             if not was_frozen or sig == signal.SIGKILL:
                 self.thaw()
@@ -298,40 +342,12 @@ class Cgroup:
         """Kill what is left, wait until empty, remove every directory (deepest first), then
         the minidocker* parents that became empty. Destroying a removed cgroup does nothing."""
         if self.exists():
-            def empty():
-                if self.pids():
-                    self._signal_each(signal.SIGKILL)
-                    return False
-                return True
             if self.pids():
                 try:
                     self.kill()
                 except CgroupError:  # no freezer here, or a tree already gone: signal each
-                    self._signal_each(signal.SIGKILL)
-            _wait(empty, timeout, f"cgroup {self.path} is empty (pids {self.pids()})")
-            for top in self._dirs():
-                for directory, _subdirs, _files in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
-                    _rmdir_retrying(directory, timeout)
-        parts = self.path.split("/")[:-1]
-        for root in self._roots():
-            for depth in range(len(parts), 0, -1):
-                if not parts[depth - 1].startswith("minidocker"):
-                    break  # a parent someone else made (an engine's cgroupsPath): not ours to remove
-                try:
-                    os.rmdir(os.path.join(root, *parts[:depth]))
-                except OSError:  # not empty (another container), busy, or gone: leave it
-                    break
-
-
-def _rmdir_retrying(directory, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            os.rmdir(directory)
-            return
-        except FileNotFoundError:
-            return
-        except OSError as error:
-            if time.monotonic() > deadline:
-                raise CgroupError(f"cannot remove cgroup {directory}: {error.strerror}") from None
-            time.sleep(0.01)
+                    signal_each(self.pids(), signal.SIGKILL)
+            _wait(lambda: not signal_each(self.pids(), signal.SIGKILL), timeout,
+                  f"cgroup {self.path} is empty (pids {self.pids()})")
+            remove_dirs(self._dirs(), timeout)
+        remove_empty_parents(self._roots(), self.path)

@@ -20,6 +20,85 @@ def hierarchies() -> dict:
     return found
 
 
+# %% notebooks/02_cgroups.ipynb cell 5ddcd107
+def make_dirs(roots, path: str, made: list):
+    """mkdir `path` (and missing parents) below every root, appending each new directory to
+    `made`; a new cpuset directory gets its parent's CPUs and memory nodes."""
+    parts = path.split("/")
+    for root in roots:
+        cpuset = os.path.exists(os.path.join(root, "cpuset.cpus"))
+        for depth in range(1, len(parts) + 1):
+            directory = os.path.join(root, *parts[:depth])
+            try:
+                os.mkdir(directory)
+            except FileExistsError:
+                if depth == len(parts):  # someone else made this very cgroup meanwhile
+                    raise CgroupError(f"cgroup {path} already exists") from None
+                continue
+            except OSError as error:
+                raise CgroupError(f"cannot create cgroup {directory}: {error.strerror}") from None
+            made.append(directory)
+            if cpuset:  # a new cpuset has no CPUs and no memory nodes: inherit the parent's
+                for name in ("cpuset.cpus", "cpuset.mems"):
+                    if not read(os.path.join(directory, name)):
+                        write(os.path.join(directory, name), read(os.path.join(root, *parts[:depth - 1], name)))
+
+
+# %% notebooks/02_cgroups.ipynb cell e6e3e45b
+def apply_memory(memory: str, r: Resources):
+    """Write memory and memory+swap limits into the memory directory `memory`, in the order
+    that keeps memory+swap >= memory at every moment."""
+    limit_file, memsw_file = os.path.join(memory, "memory.limit_in_bytes"), os.path.join(memory, "memory.memsw.limit_in_bytes")
+    writes = []
+    if r.memory_limit is not None:
+        writes.append((limit_file, r.memory_limit if r.memory_limit > 0 else -1))
+    total = r.memory_and_swap()
+    if total is not None and os.path.exists(memsw_file):  # no memsw file: no swap accounting
+        total = total if total > 0 else -1
+        current = int(read(memsw_file))
+        new_limit = writes[0][1] if writes else int(read(limit_file))
+        first = total == -1 or new_limit == -1 or new_limit > current
+        writes.insert(0 if first else len(writes), (memsw_file, total))
+    for path, value in writes:
+        write(path, value)
+
+
+# %% notebooks/02_cgroups.ipynb cell 3a0e8e5b
+def read_stats(dir_of) -> Stats:
+    """The Stats of a v1 cgroup, whose directory in the tree of a controller is `dir_of(controller)`;
+    a missing tree or file counts as 0."""
+    def number(controller, name, default=0):
+        try:
+            return int(read(os.path.join(dir_of(controller), name)))
+        except (OSError, CgroupError):
+            return default
+
+    def table(controller, name):
+        try:
+            return keyed(os.path.join(dir_of(controller), name))
+        except (OSError, CgroupError):
+            return {}
+    return Stats(memory_usage=number("memory", "memory.usage_in_bytes"),
+                 memory_peak=number("memory", "memory.max_usage_in_bytes", None),
+                 memory_limit_hits=number("memory", "memory.failcnt") + number("memory", "memory.memsw.failcnt"),
+                 oom_kills=table("memory", "memory.oom_control").get("oom_kill", 0),
+                 cpu_usage_ns=number("cpuacct", "cpuacct.usage"),
+                 cpu_throttled=table("cpu", "cpu.stat").get("nr_throttled", 0), pids=number("pids", "pids.current"))
+
+
+def set_freezer(freezer: str, state: str, timeout: float, name: str):
+    """Write FROZEN or THAWED into the freezer directory `freezer`; return once it is so."""
+    path = os.path.join(freezer, "freezer.state")
+
+    def reached():
+        if read(path) == state:
+            return True
+        write(path, state)  # writing again nudges tasks that were busy in the kernel
+        return False
+    write(path, state)
+    _wait(reached, timeout, f"cgroup {name} is {state}")
+
+
 # %% notebooks/02_cgroups.ipynb cell bdbd1ac4
 class V1Cgroup(Cgroup):
     """A container's cgroup on a v1 host: memory, cpu, cpuacct, pids, freezer, … trees."""
@@ -39,28 +118,11 @@ class V1Cgroup(Cgroup):
         return os.path.join(self.trees[controller], self.path)
 
     def _make(self, made: list):
-        parts = self.path.split("/")
-        for root in self._roots():
-            cpuset = os.path.exists(os.path.join(root, "cpuset.cpus"))
-            for depth in range(1, len(parts) + 1):
-                directory = os.path.join(root, *parts[:depth])
-                try:
-                    os.mkdir(directory)
-                except FileExistsError:
-                    if depth == len(parts):  # someone else made this very cgroup meanwhile
-                        raise CgroupError(f"cgroup {self.path} already exists") from None
-                    continue
-                except OSError as error:
-                    raise CgroupError(f"cannot create cgroup {directory}: {error.strerror}") from None
-                made.append(directory)
-                if cpuset:  # a new cpuset has no CPUs and no memory nodes: inherit the parent's
-                    for name in ("cpuset.cpus", "cpuset.mems"):
-                        if not read(os.path.join(directory, name)):
-                            write(os.path.join(directory, name), read(os.path.join(root, *parts[:depth - 1], name)))
+        make_dirs(self._roots(), self.path, made)
 
     def _apply(self, r: Resources):
         if r.memory_limit is not None or r.memory_swap is not None:
-            self._apply_memory(r)
+            apply_memory(self.dir("memory"), r)
         if r.cpu_shares:  # 0 is "unset", as in runc
             write(os.path.join(self.dir("cpu"), "cpu.shares"), r.cpu_shares)
         if r.cpu_period is not None:
@@ -70,62 +132,20 @@ class V1Cgroup(Cgroup):
         if r.pids_limit is not None:
             write(os.path.join(self.dir("pids"), "pids.max"), r.pids_limit if r.pids_limit > 0 else "max")
 
-    def _apply_memory(self, r: Resources):
-        memory = self.dir("memory")
-        limit_file, memsw_file = os.path.join(memory, "memory.limit_in_bytes"), os.path.join(memory, "memory.memsw.limit_in_bytes")
-        writes = []
-        if r.memory_limit is not None:
-            writes.append((limit_file, r.memory_limit if r.memory_limit > 0 else -1))
-        total = r.memory_and_swap()
-        if total is not None and os.path.exists(memsw_file):  # no memsw file: no swap accounting
-            total = total if total > 0 else -1
-            current = int(read(memsw_file))
-            new_limit = writes[0][1] if writes else int(read(limit_file))
-            first = total == -1 or new_limit == -1 or new_limit > current
-            writes.insert(0 if first else len(writes), (memsw_file, total))
-        for path, value in writes:
-            write(path, value)
-
     def stats(self) -> Stats:
-        def number(controller, name, default=0):
-            try:
-                return int(read(os.path.join(self.dir(controller), name)))
-            except (OSError, CgroupError):
-                return default
-        def table(controller, name):
-            try:
-                return keyed(os.path.join(self.dir(controller), name))
-            except (OSError, CgroupError):
-                return {}
-        return Stats(memory_usage=number("memory", "memory.usage_in_bytes"),
-                     memory_peak=number("memory", "memory.max_usage_in_bytes", None),
-                     memory_limit_hits=number("memory", "memory.failcnt") + number("memory", "memory.memsw.failcnt"),
-                     oom_kills=table("memory", "memory.oom_control").get("oom_kill", 0),
-                     cpu_usage_ns=number("cpuacct", "cpuacct.usage"),
-                     cpu_throttled=table("cpu", "cpu.stat").get("nr_throttled", 0), pids=number("pids", "pids.current"))
+        return read_stats(self.dir)
 
     @property
     def frozen(self) -> bool:
         return read(os.path.join(self.dir("freezer"), "freezer.state")) == "FROZEN"
 
-    def _set_freezer(self, state: str, timeout: float):
-        path = os.path.join(self.dir("freezer"), "freezer.state")
-
-        def reached():
-            if read(path) == state:
-                return True
-            write(path, state)  # writing again nudges tasks that were busy in the kernel
-            return False
-        write(path, state)
-        _wait(reached, timeout, f"cgroup {self.path} is {state}")
-
     def freeze(self, timeout: float = FREEZE_TIMEOUT):
         """Stop every process inside (they stay stopped, even for SIGKILL, until thawed)."""
         try:
-            self._set_freezer("FROZEN", timeout)
+            set_freezer(self.dir("freezer"), "FROZEN", timeout, self.path)
         except CgroupError:
-            self._set_freezer("THAWED", timeout)
+            set_freezer(self.dir("freezer"), "THAWED", timeout, self.path)
             raise
 
     def thaw(self, timeout: float = FREEZE_TIMEOUT):
-        self._set_freezer("THAWED", timeout)
+        set_freezer(self.dir("freezer"), "THAWED", timeout, self.path)

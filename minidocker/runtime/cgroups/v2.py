@@ -29,6 +29,72 @@ def enable_controllers(directory: str):
             write(os.path.join(directory, "cgroup.subtree_control"), f"+{controller}")
 
 
+# %% notebooks/02_cgroups.ipynb cell 7c53be13
+def make_path(root: str, path: str, made: list):
+    """mkdir each level of `path` below `root`, each parent first handing its controllers down;
+    every new directory is appended to `made`."""
+    parent = root
+    for part in path.split("/"):
+        enable_controllers(parent)
+        directory = os.path.join(parent, part)
+        try:
+            os.mkdir(directory)
+            made.append(directory)
+        except FileExistsError:
+            if directory == os.path.join(root, path):  # someone else made this very cgroup meanwhile
+                raise CgroupError(f"cgroup {path} already exists") from None
+        except OSError as error:
+            raise CgroupError(f"cannot create cgroup {directory}: {error.strerror}") from None
+        parent = directory
+
+
+# %% notebooks/02_cgroups.ipynb cell 604d5143
+def apply_resources(file, r: Resources):
+    """Write `r` into a v2 cgroup whose file NAME is at `file(NAME)` (fields left None: untouched)."""
+    if r.memory_limit is not None:
+        write(file("memory.max"), r.memory_limit if r.memory_limit > 0 else "max")
+    total = r.memory_and_swap()
+    if total is not None and os.path.exists(file("memory.swap.max")):  # else: no swap accounting
+        limit = read(file("memory.max"))
+        if total < 0:
+            swap = "max"
+        elif limit == "max":
+            raise CgroupConfigError("linux.resources.memory.swap needs a memory.limit on cgroup v2")
+        else:
+            swap = total - int(limit)
+        write(file("memory.swap.max"), swap)
+    if r.cpu_shares:  # 0 is "unset", as in runc
+        write(file("cpu.weight"), shares_to_weight(r.cpu_shares))
+    if r.cpu_quota is not None or r.cpu_period is not None:
+        quota, period = read(file("cpu.max")).split()
+        if r.cpu_quota is not None:
+            quota = r.cpu_quota if r.cpu_quota > 0 else "max"
+        write(file("cpu.max"), f"{quota} {r.cpu_period or period}")
+    if r.pids_limit is not None:
+        write(file("pids.max"), r.pids_limit if r.pids_limit > 0 else "max")
+
+
+# %% notebooks/02_cgroups.ipynb cell 0289dac9
+def read_stats(file) -> Stats:
+    """The Stats of a v2 cgroup whose file NAME is at `file(NAME)`; a missing file counts as 0."""
+    def number(name, default=0):
+        try:
+            return int(read(file(name)))
+        except (OSError, ValueError):
+            return default
+
+    def table(name):
+        try:
+            return keyed(file(name))
+        except OSError:
+            return {}
+    events, cpu = table("memory.events"), table("cpu.stat")
+    return Stats(memory_usage=number("memory.current"), memory_peak=number("memory.peak", None),
+                 memory_limit_hits=events.get("max", 0), oom_kills=events.get("oom_kill", 0),
+                 cpu_usage_ns=cpu.get("usage_usec", 0) * 1000, cpu_throttled=cpu.get("nr_throttled", 0),
+                 pids=number("pids.current"))
+
+
 # %% notebooks/02_cgroups.ipynb cell 17e65e0b
 class V2Cgroup(Cgroup):
     """A container's cgroup on a pure cgroup v2 host."""
@@ -46,60 +112,13 @@ class V2Cgroup(Cgroup):
         return os.path.join(self.dir, name)
 
     def _make(self, made: list):
-        parts, parent = self.path.split("/"), self.root
-        for part in parts:
-            enable_controllers(parent)
-            directory = os.path.join(parent, part)
-            try:
-                os.mkdir(directory)
-                made.append(directory)
-            except FileExistsError:
-                if directory == self.dir:  # someone else made this very cgroup meanwhile
-                    raise CgroupError(f"cgroup {self.path} already exists") from None
-            except OSError as error:
-                raise CgroupError(f"cannot create cgroup {directory}: {error.strerror}") from None
-            parent = directory
+        make_path(self.root, self.path, made)
 
     def _apply(self, r: Resources):
-        if r.memory_limit is not None:
-            write(self.file("memory.max"), r.memory_limit if r.memory_limit > 0 else "max")
-        total = r.memory_and_swap()
-        if total is not None and os.path.exists(self.file("memory.swap.max")):  # else: no swap accounting
-            limit = read(self.file("memory.max"))
-            if total < 0:
-                swap = "max"
-            elif limit == "max":
-                raise CgroupConfigError("linux.resources.memory.swap needs a memory.limit on cgroup v2")
-            else:
-                swap = total - int(limit)
-            write(self.file("memory.swap.max"), swap)
-        if r.cpu_shares:  # 0 is "unset", as in runc
-            write(self.file("cpu.weight"), shares_to_weight(r.cpu_shares))
-        if r.cpu_quota is not None or r.cpu_period is not None:
-            quota, period = read(self.file("cpu.max")).split()
-            if r.cpu_quota is not None:
-                quota = r.cpu_quota if r.cpu_quota > 0 else "max"
-            write(self.file("cpu.max"), f"{quota} {r.cpu_period or period}")
-        if r.pids_limit is not None:
-            write(self.file("pids.max"), r.pids_limit if r.pids_limit > 0 else "max")
+        apply_resources(self.file, r)
 
     def stats(self) -> Stats:
-        def number(name, default=0):
-            try:
-                return int(read(self.file(name)))
-            except (OSError, ValueError):
-                return default
-
-        def table(name):
-            try:
-                return keyed(self.file(name))
-            except OSError:
-                return {}
-        events, cpu = table("memory.events"), table("cpu.stat")
-        return Stats(memory_usage=number("memory.current"), memory_peak=number("memory.peak", None),
-                     memory_limit_hits=events.get("max", 0), oom_kills=events.get("oom_kill", 0),
-                     cpu_usage_ns=cpu.get("usage_usec", 0) * 1000, cpu_throttled=cpu.get("nr_throttled", 0),
-                     pids=number("pids.current"))
+        return read_stats(self.file)
 
     @property
     def frozen(self) -> bool:
