@@ -76,6 +76,7 @@ def resolve_user(rootfs: Path, spec: str, group_add=()) -> dict:
     return {"uid": uid, "gid": gid, "additionalGids": sorted(set(extra)), "home": home}
 
 
+# %% notebooks/06_containers.ipynb cell 2528988f
 def environment(image_env: list, overrides: dict, hostname: str, home: str, tty: bool) -> list:
     env = dict(item.partition("=")[::2] for item in image_env or [])
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")

@@ -43,6 +43,7 @@ class RunOptions:
     pull: str = "missing"             # --pull always|missing|never (chapter 7 pulls)
 
 
+# %% notebooks/06_containers.ipynb cell 08e51a34
 def familiar(image: str) -> str:
     """The name as Docker prints it back: `ubuntu` -> `ubuntu:latest`."""
     try:
@@ -98,6 +99,7 @@ def create(image: str, options: RunOptions) -> dict:
     return record
 
 
+# %% notebooks/06_containers.ipynb cell c57342a2
 def pull_if_needed(image: str, policy: str):
     """`--pull`: pull the image first (chapter 7's registry client) when it is missing, or always.
     The client is imported only then: it is start-up time a local image never needs."""
@@ -116,6 +118,7 @@ def pull_if_needed(image: str, policy: str):
         raise MinidockerError(str(error)) from None
 
 
+# %% notebooks/06_containers.ipynb cell 0980f0dc
 def run(image: str, options: RunOptions, extras=()) -> int:
     """Docker's `run` in the foreground: the container's exit status, or a MinidockerError.
     `extras` edit the new bundle and record (volumes, restart policy: chapter 6, second part)."""
