@@ -113,8 +113,9 @@ def resources(memory=None, cpus=None, pids_limit=None, memory_swap=None) -> dict
 
 
 # %% notebooks/06_containers.ipynb cell 25bc70e2
-def write_bundle(bundle: Path, record: dict, image_config: dict, rootfs: Path | None = None) -> dict:
-    """Write bundle/config.json (and the container's /etc/hostname and /etc/hosts) for `record`."""
+def write_bundle(bundle: Path, record: dict, image_config: dict, rootfs: Path | None = None, extras=()) -> dict:
+    """Write bundle/config.json (and the container's /etc/hostname and /etc/hosts) for `record`;
+    `extras` edit the spec and the record first (volumes, a restart policy: chapter 6, second part)."""
     config, host = record["Config"], record["HostConfig"]
     hostname = config["Hostname"]
     root = Path(rootfs) if rootfs else bundle / "rootfs"
@@ -138,5 +139,7 @@ def write_bundle(bundle: Path, record: dict, image_config: dict, rootfs: Path | 
                                "options": ["rbind", "rprivate"] + (["ro"] if host.get("ReadonlyRootfs") else [])})
     spec["linux"]["resources"].update(host.get("Resources") or {})
     spec["linux"]["cgroupsPath"] = f"minidocker/{record['ID']}"
+    for extra in extras:
+        extra(spec, record)
     (bundle / "config.json").write_text(json.dumps(spec, indent=1))
     return spec

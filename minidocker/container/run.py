@@ -72,7 +72,7 @@ def host_config(options: RunOptions) -> dict:
 
 
 # %% notebooks/06_containers.ipynb cell a3c0e101
-def create(image: str, options: RunOptions) -> dict:
+def create(image: str, options: RunOptions, extras=()) -> dict:
     """Record a container for `image` and mount its rootfs; nothing is left if this fails."""
     host = host_config(options)
     store = Store()
@@ -88,15 +88,23 @@ def create(image: str, options: RunOptions) -> dict:
         record["Config"]["Hostname"] = options.hostname or record["ID"][:12]
         rootfs = layer.mount_rootfs(store, image_id, directory)
         try:
-            _bundle.write_bundle(rootfs.parent, record, image_config)
+            _bundle.write_bundle(rootfs.parent, record, image_config, extras=extras)
         except BaseException:
             layer.unmount_rootfs(directory)
             raise
         _record.save(record)
     except BaseException:
-        _record.remove(record)
+        discard(record)
         raise
     return record
+
+
+def discard(record: dict):
+    """Remove a container's record and layer, and the anonymous volumes an extra made for it."""
+    if record.get("Mounts"):             # --rm takes the anonymous volumes along, as Docker does
+        from minidocker.volume.store import remove_anonymous
+        remove_anonymous(record)
+    _record.remove(record)
 
 
 # %% notebooks/06_containers.ipynb cell c57342a2
@@ -126,14 +134,11 @@ def run(image: str, options: RunOptions, extras=()) -> int:
     if not options.rootfs:
         pull_if_needed(image, options.pull)
     with Forwarder(_record.runtime_root()) as forwarder:      # signals are ours before anything forks
-        record = create_rootfs(options) if options.rootfs else create(image, options)
+        record = create_rootfs(options, extras) if options.rootfs else create(image, options, extras)
         forwarder.container_id = record["ID"]
         directory = _record.directory(record)
         state = record["State"]
         try:
-            if extras:
-                from minidocker.container.lifecycle import edit_bundle
-                edit_bundle(record, extras)
             state.update(Status="running", Running=True, StartedAt=_record.now())
             _record.save(record)
             status = forwarder.run(directory / "bundle")
@@ -146,10 +151,7 @@ def run(image: str, options: RunOptions, extras=()) -> int:
             state.update(Running=False, FinishedAt=_record.now())
             layer.unmount_rootfs(directory)
             if options.remove:
-                if record.get("Mounts"):         # --rm takes the anonymous volumes along, as Docker does
-                    from minidocker.volume.store import remove_anonymous
-                    remove_anonymous(record)
-                _record.remove(record)
+                discard(record)
             else:
                 _record.save(record)
 
@@ -164,7 +166,7 @@ def check_rootfs(directory) -> Path:
     return rootfs
 
 
-def create_rootfs(options: RunOptions) -> dict:
+def create_rootfs(options: RunOptions, extras=()) -> dict:
     """Record a container whose root is the directory `options.rootfs`, and write its bundle."""
     rootfs = check_rootfs(options.rootfs)
     record = _record.create("", str(rootfs), container_config({}, options), host_config(options), options.name)
@@ -172,9 +174,9 @@ def create_rootfs(options: RunOptions) -> dict:
         record["Config"]["Hostname"] = options.hostname or record["ID"][:12]
         bundle = _record.directory(record) / "bundle"
         bundle.mkdir()
-        _bundle.write_bundle(bundle, record, {}, rootfs=rootfs)
+        _bundle.write_bundle(bundle, record, {}, rootfs=rootfs, extras=extras)
         _record.save(record)
     except BaseException:
-        _record.remove(record)
+        discard(record)
         raise
     return record
