@@ -127,6 +127,11 @@ def pull_if_needed(image: str, policy: str):
 
 
 # %% notebooks/06_containers.ipynb cell 0980f0dc
+def starting(_spec: dict, record: dict):
+    """An extra: the record says running from its first save with a bundle (the runtime starts next)."""
+    record["State"].update(Status="running", Running=True, StartedAt=_record.now())
+
+
 def run(image: str, options: RunOptions, extras=()) -> int:
     """Docker's `run` in the foreground: the container's exit status, or a MinidockerError.
     `extras` edit the new bundle and record (volumes, restart policy: chapter 6, second part)."""
@@ -134,13 +139,12 @@ def run(image: str, options: RunOptions, extras=()) -> int:
     if not options.rootfs:
         pull_if_needed(image, options.pull)
     with Forwarder(_record.runtime_root()) as forwarder:      # signals are ours before anything forks
+        extras = (*extras, starting)             # saved as running with its bundle: one write, not two
         record = create_rootfs(options, extras) if options.rootfs else create(image, options, extras)
         forwarder.container_id = record["ID"]
         directory = _record.directory(record)
         state = record["State"]
         try:
-            state.update(Status="running", Running=True, StartedAt=_record.now())
-            _record.save(record)
             status = forwarder.run(directory / "bundle")
             state.update(Status="exited", ExitCode=status)
             return status
