@@ -9,9 +9,7 @@ import hashlib
 import json
 import os
 import shutil
-import tarfile
 import time
-import uuid
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -131,14 +129,14 @@ class Store:
                 raise
 
     def tempdir(self) -> Path:
-        path = self.tmp / uuid.uuid4().hex
+        path = self.tmp / os.urandom(16).hex()
         path.mkdir(parents=True)
         return path
 
     def write_file(self, path: Path, data: bytes):
         """Atomically replace `path` with `data`: temporary file, fsync, rename, fsync the directory."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.tmp / uuid.uuid4().hex
+        tmp = self.tmp / os.urandom(16).hex()
         try:
             with open(tmp, "wb") as f:
                 f.write(data)
@@ -172,7 +170,7 @@ def _has_blob(self, digest: str) -> bool:
 
 def _put_blob_stream(self, stream, expected: str | None = None, size: int | None = None):
     """Store a stream as a blob; return (digest, size). A digest or size mismatch stores nothing."""
-    tmp, h, n = self.tmp / uuid.uuid4().hex, hashlib.sha256(), 0
+    tmp, h, n = self.tmp / os.urandom(16).hex(), hashlib.sha256(), 0
     try:
         with open(tmp, "wb") as out:
             while chunk := stream.read(CHUNK):
@@ -235,6 +233,7 @@ def _has_layer(self, chain_id: str) -> bool:
 
 def _add_layer(self, blob_digest: str, diff_id: str, parent: str | None) -> str:
     """Unpack a stored blob as the layer `diff_id` on top of chain `parent`; return its chain id."""
+    import tarfile                         # here, not at the top: `run` reads the store, never unpacks
     from minidocker.storage.layers import dir_size, unpack_layer
     chain_id = diff_id if parent is None else digest_of(f"{parent} {diff_id}".encode())
     if self.has_layer(chain_id):
