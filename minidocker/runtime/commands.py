@@ -5,7 +5,6 @@
 delete, list, run, spec. Each works from the state directory under `root`."""
 import os
 import signal
-import socket
 import time
 
 from minidocker.errors import MinidockerError
@@ -171,6 +170,8 @@ def run(root, container_id: str, bundle=".", pid_file=None, console_socket=None,
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, () if detach else FORWARDED_SIGNALS)
     previous, started, created = {}, False, False
     try:
+        if terminal:
+            import socket                  # only for a terminal: see console.connect
         ours, theirs = socket.socketpair() if terminal else (None, None)
         try:
             st = create(root, container_id, bundle, pid_file, console_socket, no_pivot,

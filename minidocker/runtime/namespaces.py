@@ -6,11 +6,11 @@ the signals a parent forwards to its container, `lo` up in a new network namespa
 import fcntl
 import os
 import signal
-import socket
 import struct
 import sys
 
 from minidocker.errors import KernelError
+from minidocker.runtime import libc
 
 VM_HINT = "run it as root on Linux, e.g. in the course's Vagrant VM (see README.md)"
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
@@ -30,11 +30,15 @@ def check_host(namespaces=("pid", "uts", "ipc", "mnt", "net")):
 
 # %% notebooks/01_namespaces.ipynb cell 445e58db
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+AF_INET, SOCK_DGRAM = 2, 2
 
 
 def loopback_up():
-    """Bring `lo` up in this network namespace."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    """Bring `lo` up in this network namespace (an ioctl on any socket of the namespace)."""
+    sock = libc.socket_fd(AF_INET, SOCK_DGRAM)
+    try:
         request = struct.pack("16sH22x", b"lo", 0)
         flags = struct.unpack("16sH22x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
+    finally:
+        os.close(sock)
