@@ -83,3 +83,20 @@ def main(argv=None) -> int:
             raise
         print(f"minidocker: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         return exit_status(verb, 125, failed=True)
+
+
+def leave(status: int):
+    """Exit with `status` as the interpreter would, minus its teardown, which frees every imported
+    module object by object (~5 ms on every command): join the threads, run the atexit functions
+    (weakref finalizers among them), flush what is buffered, then _exit."""
+    import atexit
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):          # a closed pipe or stream: nothing more can be said
+            pass
+    os._exit(status)
