@@ -3,7 +3,7 @@
 # in one hyperfine run:   minidocker run --rm busybox true   vs   podman run --rm --network none busybox true
 # the same busybox image in both (minidocker saves it, podman loads it; podman runs runc with its own
 # default seccomp profile, as minidocker now applies Docker's). Prints medians, CPU time and ratios.
-# The third command shows what Docker's seccomp profile costs minidocker (compiled by libseccomp per start).
+# The third command shows what Docker's seccomp profile still costs minidocker (the runtime caches its BPF program).
 # Needs root, hyperfine and podman (./course setup). PYTHON=… picks the interpreter (and so the tree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
