@@ -5,31 +5,8 @@
 # 50 and the disk they take beyond the image, and the ratios. Needs root, podman (./course setup).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-$PWD/.venv/bin/python}
 N=${N:-50}
-work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/minidocker-containers.XXXXXX")
-cat > "$work/containers.conf" <<CONF
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-[containers]
-netns = "none"
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-CONF
-export CONTAINERS_CONF=$work/containers.conf MINIDOCKER_ROOT=$work/md MINIDOCKER_RUNROOT=$work/md-run
-podman="podman --root $work/podman --runroot $work/podman-run --tmpdir $work/podman-tmp --storage-driver overlay --runtime runc"
-cleanup() {
-  $podman rm -af >/dev/null 2>&1 || true
-  awk -v t="$work/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-    while read -r m; do umount -l "$m" || true; done
-  rm -rf --one-file-system "$work"
-}
-trap cleanup EXIT
-
-sh scripts/mkrootfs-busybox "$work/rootfs"
-"$PY" -m minidocker import -c 'CMD ["sh"]' "$work/rootfs" busybox:latest >/dev/null
-"$PY" -m minidocker save -o "$work/busybox.tar" busybox:latest
-$podman load -q -i "$work/busybox.tar" >/dev/null
+. bench/podman.sh
 
 usage() { du -sb "$@" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
 clock() { date +%s.%N; }

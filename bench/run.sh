@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
+"$PY" -c 'import compileall, minidocker, os; compileall.compile_dir(os.path.dirname(minidocker.__file__), quiet=1)'   # as installed
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sh scripts/mkrootfs-busybox "$work/bundle/rootfs"

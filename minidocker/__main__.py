@@ -4,7 +4,7 @@
 """`python -m minidocker ...`"""
 import sys
 
-from minidocker.cli.main import main
+from minidocker.cli.main import leave, main
 
 if __name__ == "__main__" and "ipykernel" not in sys.modules:  # a notebook kernel is __main__ too
-    sys.exit(main())
+    leave(main())

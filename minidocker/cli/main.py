@@ -5,7 +5,6 @@
 import argparse
 import importlib
 import os
-import pkgutil
 import sys
 
 import minidocker.cli as _cli_package
@@ -22,8 +21,8 @@ class Parser(argparse.ArgumentParser):
 def verb_modules(argv) -> list:
     """The verb modules to load: only the one named on the command line when there is one (each
     import costs start-up time on every command), else all of them, for help and errors."""
-    names = [m.name for m in pkgutil.iter_modules(_cli_package.__path__)
-             if m.name != "main" and not m.name.startswith("_")]
+    names = sorted(entry.name[:-3] for entry in os.scandir(_cli_package.__path__[0])    # a listing, not pkgutil
+                   if entry.name.endswith(".py") and not entry.name.startswith(("_", "main.")))  # (it imports typing)
     words = iter(argv)
     for word in words:
         if word in ("--root", "--runroot"):
@@ -86,3 +85,19 @@ def main(argv=None) -> int:
             raise
         print(f"minidocker: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         return exit_status(verb, 125, failed=True)
+
+def leave(status: int):
+    """Exit with `status` as the interpreter would, minus its teardown, which frees every imported
+    module object by object (~5 ms on every command): join the threads, run the atexit functions
+    (weakref finalizers among them), flush what is buffered, then _exit."""
+    import atexit
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):          # a closed pipe or stream: nothing more can be said
+            pass
+    os._exit(status)

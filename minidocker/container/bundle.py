@@ -76,6 +76,7 @@ def resolve_user(rootfs: Path, spec: str, group_add=()) -> dict:
     return {"uid": uid, "gid": gid, "additionalGids": sorted(set(extra)), "home": home}
 
 
+# %% notebooks/06_containers.ipynb cell 2528988f
 def environment(image_env: list, overrides: dict, hostname: str, home: str, tty: bool) -> list:
     env = dict(item.partition("=")[::2] for item in image_env or [])
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
@@ -112,8 +113,9 @@ def resources(memory=None, cpus=None, pids_limit=None, memory_swap=None) -> dict
 
 
 # %% notebooks/06_containers.ipynb cell 25bc70e2
-def write_bundle(bundle: Path, record: dict, image_config: dict, rootfs: Path | None = None) -> dict:
-    """Write bundle/config.json (and the container's /etc/hostname and /etc/hosts) for `record`."""
+def write_bundle(bundle: Path, record: dict, image_config: dict, rootfs: Path | None = None, extras=()) -> dict:
+    """Write bundle/config.json (and the container's /etc/hostname and /etc/hosts) for `record`;
+    `extras` edit the spec and the record first (volumes, a restart policy: chapter 6, second part)."""
     config, host = record["Config"], record["HostConfig"]
     hostname = config["Hostname"]
     root = Path(rootfs) if rootfs else bundle / "rootfs"
@@ -137,5 +139,7 @@ def write_bundle(bundle: Path, record: dict, image_config: dict, rootfs: Path | 
                                "options": ["rbind", "rprivate"] + (["ro"] if host.get("ReadonlyRootfs") else [])})
     spec["linux"]["resources"].update(host.get("Resources") or {})
     spec["linux"]["cgroupsPath"] = f"minidocker/{record['ID']}"
+    for extra in extras:
+        extra(spec, record)
     (bundle / "config.json").write_text(json.dumps(spec, indent=1))
     return spec

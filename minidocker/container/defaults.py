@@ -23,6 +23,7 @@ MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore",
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 
+# %% notebooks/06_containers.ipynb cell 8477e0de
 def all_capabilities() -> list:
     """Every capability we hold ourselves (what --privileged and --cap-add ALL give), as moby's
     GetAllCapabilities: a host (or a container) may lack some, and none can be given that we lack."""
@@ -93,6 +94,7 @@ def parse_security_opts(options) -> list:
     return result
 
 
+# %% notebooks/06_containers.ipynb cell 417da909
 def security_opt(host: dict, key: str):
     """The last value of `key` in HostConfig.SecurityOpt (`no-new-privileges` alone is "true")."""
     found = None

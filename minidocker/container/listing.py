@@ -34,6 +34,7 @@ def find(text: str) -> dict:
     return found[0]
 
 
+# %% notebooks/06_containers.ipynb cell e25c0017
 def _timestamp(text: str) -> float:
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
@@ -70,6 +71,7 @@ def ellipsis(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
+# %% notebooks/06_containers.ipynb cell 2f5c6e55
 def ps(all_containers=False, quiet=False, no_trunc=False) -> str:
     from minidocker.container.status import refresh          # chapter 6, second part: supervisors
     records = sorted(map(refresh, _record.all_records()), key=lambda r: r["Created"], reverse=True)
@@ -85,6 +87,7 @@ def ps(all_containers=False, quiet=False, no_trunc=False) -> str:
     return tabwrite(lines)
 
 
+# %% notebooks/06_containers.ipynb cell 3cd09f65
 def remove(text: str, force=False):
     """Docker's rm: refuse a running container unless forced; then release what the runtime and
     the kernel hold for it, remove its layer and record, and collect its image's layers if the

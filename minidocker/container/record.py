@@ -24,15 +24,6 @@ from minidocker._files import write_json_atomically as write_atomically    # the
 from minidocker.errors import MinidockerError
 from minidocker.runtime.state import start_time
 
-ADJECTIVES = ("admiring", "bold", "brave", "clever", "eager", "focused", "gallant", "happy", "jolly",
-              "keen", "loving", "modest", "nifty", "quirky", "serene", "sharp", "tender", "vibrant",
-              "wizardly", "zealous")
-SCIENTISTS = ("babbage", "curie", "dijkstra", "einstein", "goldberg", "hamilton", "hopper", "johnson",
-              "kowalevski", "lamarr", "lovelace", "meitner", "noether", "pike", "ritchie", "shannon",
-              "thompson", "turing", "wozniak", "yonath")
-VALID_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")   # Docker's restricted name pattern
-
-
 class ContainerError(MinidockerError):
     """A container could not be made, found or recorded."""
 
@@ -47,8 +38,19 @@ def runtime_root() -> Path:
     return paths.run_root() / "runtime"
 
 
+# %% notebooks/06_containers.ipynb cell cde1e825
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# %% notebooks/06_containers.ipynb cell 8f4c4fe6
+ADJECTIVES = ("admiring", "bold", "brave", "clever", "eager", "focused", "gallant", "happy", "jolly",
+              "keen", "loving", "modest", "nifty", "quirky", "serene", "sharp", "tender", "vibrant",
+              "wizardly", "zealous")
+SCIENTISTS = ("babbage", "curie", "dijkstra", "einstein", "goldberg", "hamilton", "hopper", "johnson",
+              "kowalevski", "lamarr", "lovelace", "meitner", "noether", "pike", "ritchie", "shannon",
+              "thompson", "turing", "wozniak", "yonath")
+VALID_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")   # Docker's restricted name pattern
 
 
 @contextlib.contextmanager
@@ -83,6 +85,7 @@ def owner() -> dict:
     return {"Pid": os.getpid(), "StartTime": start_time(os.getpid())}
 
 
+# %% notebooks/06_containers.ipynb cell 99eda038
 def create(image_id: str, image_name: str, config: dict, host_config: dict, name: str | None = None) -> dict:
     """Make a container's directory and record; its name must be free (Docker's error otherwise).
     Call it under `store.lock()` with `image_id` resolved under that same lock (see above); the

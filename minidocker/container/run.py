@@ -43,6 +43,7 @@ class RunOptions:
     pull: str = "missing"             # --pull always|missing|never (chapter 7 pulls)
 
 
+# %% notebooks/06_containers.ipynb cell 08e51a34
 def familiar(image: str) -> str:
     """The name as Docker prints it back: `ubuntu` -> `ubuntu:latest`."""
     try:
@@ -71,7 +72,7 @@ def host_config(options: RunOptions) -> dict:
 
 
 # %% notebooks/06_containers.ipynb cell a3c0e101
-def create(image: str, options: RunOptions) -> dict:
+def create(image: str, options: RunOptions, extras=()) -> dict:
     """Record a container for `image` and mount its rootfs; nothing is left if this fails."""
     host = host_config(options)
     store = Store()
@@ -87,17 +88,26 @@ def create(image: str, options: RunOptions) -> dict:
         record["Config"]["Hostname"] = options.hostname or record["ID"][:12]
         rootfs = layer.mount_rootfs(store, image_id, directory)
         try:
-            _bundle.write_bundle(rootfs.parent, record, image_config)
+            _bundle.write_bundle(rootfs.parent, record, image_config, extras=extras)
         except BaseException:
             layer.unmount_rootfs(directory)
             raise
         _record.save(record)
     except BaseException:
-        _record.remove(record)
+        discard(record)
         raise
     return record
 
 
+def discard(record: dict):
+    """Remove a container's record and layer, and the anonymous volumes an extra made for it."""
+    if record.get("Mounts"):             # --rm takes the anonymous volumes along, as Docker does
+        from minidocker.volume.store import remove_anonymous
+        remove_anonymous(record)
+    _record.remove(record)
+
+
+# %% notebooks/06_containers.ipynb cell c57342a2
 def pull_if_needed(image: str, policy: str):
     """`--pull`: pull the image first (chapter 7's registry client) when it is missing, or always.
     The client is imported only then: it is start-up time a local image never needs."""
@@ -116,6 +126,12 @@ def pull_if_needed(image: str, policy: str):
         raise MinidockerError(str(error)) from None
 
 
+# %% notebooks/06_containers.ipynb cell 0980f0dc
+def starting(_spec: dict, record: dict):
+    """An extra: the record says running from its first save with a bundle (the runtime starts next)."""
+    record["State"].update(Status="running", Running=True, StartedAt=_record.now())
+
+
 def run(image: str, options: RunOptions, extras=()) -> int:
     """Docker's `run` in the foreground: the container's exit status, or a MinidockerError.
     `extras` edit the new bundle and record (volumes, restart policy: chapter 6, second part)."""
@@ -123,16 +139,12 @@ def run(image: str, options: RunOptions, extras=()) -> int:
     if not options.rootfs:
         pull_if_needed(image, options.pull)
     with Forwarder(_record.runtime_root()) as forwarder:      # signals are ours before anything forks
-        record = create_rootfs(options) if options.rootfs else create(image, options)
+        extras = (*extras, starting)             # saved as running with its bundle: one write, not two
+        record = create_rootfs(options, extras) if options.rootfs else create(image, options, extras)
         forwarder.container_id = record["ID"]
         directory = _record.directory(record)
         state = record["State"]
         try:
-            if extras:
-                from minidocker.container.lifecycle import edit_bundle
-                edit_bundle(record, extras)
-            state.update(Status="running", Running=True, StartedAt=_record.now())
-            _record.save(record)
             status = forwarder.run(directory / "bundle")
             state.update(Status="exited", ExitCode=status)
             return status
@@ -143,10 +155,7 @@ def run(image: str, options: RunOptions, extras=()) -> int:
             state.update(Running=False, FinishedAt=_record.now())
             layer.unmount_rootfs(directory)
             if options.remove:
-                if record.get("Mounts"):         # --rm takes the anonymous volumes along, as Docker does
-                    from minidocker.volume.store import remove_anonymous
-                    remove_anonymous(record)
-                _record.remove(record)
+                discard(record)
             else:
                 _record.save(record)
 
@@ -161,7 +170,7 @@ def check_rootfs(directory) -> Path:
     return rootfs
 
 
-def create_rootfs(options: RunOptions) -> dict:
+def create_rootfs(options: RunOptions, extras=()) -> dict:
     """Record a container whose root is the directory `options.rootfs`, and write its bundle."""
     rootfs = check_rootfs(options.rootfs)
     record = _record.create("", str(rootfs), container_config({}, options), host_config(options), options.name)
@@ -169,9 +178,9 @@ def create_rootfs(options: RunOptions) -> dict:
         record["Config"]["Hostname"] = options.hostname or record["ID"][:12]
         bundle = _record.directory(record) / "bundle"
         bundle.mkdir()
-        _bundle.write_bundle(bundle, record, {}, rootfs=rootfs)
+        _bundle.write_bundle(bundle, record, {}, rootfs=rootfs, extras=extras)
         _record.save(record)
     except BaseException:
-        _record.remove(record)
+        discard(record)
         raise
     return record

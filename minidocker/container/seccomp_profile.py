@@ -43,6 +43,9 @@ sysinfo tee tgkill time timer_create timer_delete timer_getoverrun timer_gettime
 timer_settime64 timerfd_create timerfd_gettime timerfd_gettime64 timerfd_settime timerfd_settime64 times tkill
 truncate truncate64 ugetrlimit umask uname unlink unlinkat utime utimensat utimensat_time64 utimes vfork vmsplice
 wait4 waitid waitpid write writev""".split()
+
+
+# %% notebooks/06_containers.ipynb cell 53db4abb
 CLONE_NAMESPACE_FLAGS = 0x7E020000       # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
 
 
@@ -54,10 +57,12 @@ def _arg(index, value, op="SCMP_CMP_EQ"):
     return [{"index": index, "value": value, "op": op}]
 
 
-# %% notebooks/06_containers.ipynb cell ec02f8e7
 _SYS_ADMIN = ("bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr "
               "move_mount open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog "
               "umount umount2 unshare")
+
+
+# %% notebooks/06_containers.ipynb cell ec02f8e7
 DEFAULT_PROFILE = {
     "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": EPERM,
     "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]},
@@ -125,6 +130,7 @@ def _applies(rule: dict, caps: set, arch: str, kernel: tuple) -> bool:
     return not (caps & set(excludes.get("caps") or []) or arch in (excludes.get("arches") or []))
 
 
+# %% notebooks/06_containers.ipynb cell 1c85fe1f
 def resolve(profile: dict, caps, machine: str | None = None, release: str | None = None) -> dict:
     """A Docker-format profile -> OCI linux.seccomp for a container with `caps` on this machine."""
     uname = os.uname()

@@ -36,6 +36,16 @@ def resize(pid: int):
             os.close(tty)
 
 
+# %% notebooks/06_containers.ipynb cell deaeb3ad
+def install(handlers: dict) -> dict:
+    """Set several handlers at once, with those signals blocked meanwhile; return the old ones."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, handlers)
+    try:
+        return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 # %% notebooks/06_containers.ipynb cell 25ddbc58
 class Forwarder:
     """Handlers for the CLI's signals (a context manager); `run()` runs the container through the runtime."""
@@ -62,20 +72,13 @@ class Forwarder:
         if self.phase != "done" and number != signal.SIGWINCH:
             raise Interrupted(number)       # the runtime's create, or the engine, undoes what it made
 
-    def _install(self, handlers: dict):
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, handlers)
-        try:
-            return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
     def __enter__(self):
-        self.previous = self._install({sig: self for sig in (*FORWARDED_SIGNALS, signal.SIGWINCH)})
+        self.previous = install({sig: self for sig in (*FORWARDED_SIGNALS, signal.SIGWINCH)})
         return self
 
     def __exit__(self, *_):
         self.phase = "done"
-        self._install(self.previous)
+        install(self.previous)
 
     def run(self, bundle) -> int:
         self.phase = "runtime"

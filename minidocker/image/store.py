@@ -12,9 +12,7 @@ import hashlib
 import json
 import os
 import shutil
-import tarfile
 import time
-import uuid
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -140,7 +138,7 @@ class _AtomicFiles(_LockedRoot):
                 raise
 
     def tempdir(self) -> Path:
-        path = self.tmp / uuid.uuid4().hex
+        path = self.tmp / os.urandom(16).hex()
         path.mkdir(parents=True)
         return path
 
@@ -165,7 +163,7 @@ class _BlobStore(_AtomicFiles):
 
     def put_blob_stream(self, stream, expected: str | None = None, size: int | None = None):
         """Store a stream as a blob; return (digest, size). A digest or size mismatch stores nothing."""
-        tmp, h, n = self.tmp / uuid.uuid4().hex, hashlib.sha256(), 0
+        tmp, h, n = self.tmp / os.urandom(16).hex(), hashlib.sha256(), 0
         try:
             with open(tmp, "wb") as out:
                 while chunk := stream.read(CHUNK):
@@ -238,6 +236,7 @@ class _LayerStore(_BlobStore):
 # %% notebooks/05_images.ipynb cell 3444c55b
 def _unpacked(blob: Path, blob_digest: str, diff_id: str, parent: str | None, chain_id: str, work: Path) -> dict:
     """Unpack `blob` into work/diff, check it is `diff_id`, write work/layer.json, all on disk."""
+    import tarfile                         # here, not at the top: `run` reads the store, never unpacks
     from minidocker.storage.layers import dir_size, unpack_layer
     (work / "diff").mkdir()
     try:

@@ -5,7 +5,6 @@
 delete, list, run, spec. Each works from the state directory under `root`."""
 import os
 import signal
-import socket
 import time
 
 from minidocker.errors import MinidockerError
@@ -163,6 +162,8 @@ def reap_orphans():
 
 def _create_with_console(root, container_id: str, bundle, pid_file, console_socket, no_pivot, terminal: bool):
     """create; with `terminal`, over a socket pair whose other end receives the pty's master."""
+    if terminal:
+        import socket                      # only for a terminal: see console.connect
     ours, theirs = socket.socketpair() if terminal else (None, None)
     try:
         return create(root, container_id, bundle, pid_file, console_socket, no_pivot,

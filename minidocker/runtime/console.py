@@ -5,15 +5,17 @@
 (SCM_RIGHTS), as runc does; the slave becomes the process's stdio and controlling terminal."""
 import fcntl
 import os
-import socket
 import struct
 import termios
 
 from minidocker.errors import MinidockerError
 
 
-def connect(path) -> socket.socket:
-    """On the host, in `create`: connect to the engine's console socket (the init inherits it)."""
+def connect(path) -> "socket.socket":
+    """On the host, in `create`: connect to the engine's console socket (the init inherits it).
+    The socket module is imported here, in the host, not at the top: a container without a
+    terminal never needs it, and it costs ~5 ms (the init finds it already imported)."""
+    import socket
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(str(path))
@@ -32,6 +34,7 @@ def make_console(sock_fd: int, uid: int = 0, size: dict | None = None):
     os.fchown(slave, uid, -1)
     if size:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size.get("height", 0), size.get("width", 0), 0, 0))
+    import socket                          # imported by the host already (connect, or run's socketpair)
     with socket.socket(fileno=sock_fd) as sock:
         socket.send_fds(sock, [name.encode()], [master])
     os.close(master)
@@ -42,8 +45,9 @@ def make_console(sock_fd: int, uid: int = 0, size: dict | None = None):
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def receive_master(sock: socket.socket) -> int:
+def receive_master(sock: "socket.socket") -> int:
     """The engine's side (used by `run` without --console-socket, and by the tests)."""
+    import socket
     _, fds, _, _ = socket.recv_fds(sock, 4096, 1)
     if not fds:
         raise OSError("console socket: no file descriptor received")

@@ -11,7 +11,7 @@ import pwd
 import signal
 from minidocker._files import write_atomically
 from minidocker.errors import CommandNotExecutable, CommandNotFound, MinidockerError
-from minidocker.runtime import cgroups, console, devices, state
+from minidocker.runtime import cgroups, console, devices, seccomp, state
 from minidocker.runtime.init import Channel, intermediate
 from minidocker.runtime.namespaces import FORWARDED_SIGNALS, write_id_maps
 from minidocker.runtime.spec import SpecError, load_bundle
@@ -121,7 +121,9 @@ def create(root, container_id: str, bundle=".", pid_file=None, console_socket=No
         from_host_r, from_host_w = os.pipe2(os.O_CLOEXEC)
         pipes = [fifo, to_host_r, to_host_w, from_host_r, from_host_w]
         sock = console.connect(console_socket) if console_socket else None
-        channel = Channel(to_host_w, from_host_r, fifo, sock.fileno() if sock else console_fd)
+        channel = Channel(to_host_w, from_host_r, fifo, sock.fileno() if sock else console_fd,
+                          seccomp.cached_filter(bundle.linux["seccomp"], f"{root}-seccomp")   # beside the root
+                          if bundle.linux.get("seccomp") else None)
         pid = _fork_intermediate(bundle, channel, no_pivot, (to_host_r, from_host_w))
         for fd in (to_host_w, from_host_r, fifo):
             os.close(fd)

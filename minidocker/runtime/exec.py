@@ -118,7 +118,7 @@ def spawn(root, container_id: str, process: dict, detach: bool = False, console_
     seccomp_filter = None
     if profile:                  # compiled out here: inside, neither libseccomp nor our modules are visible
         from minidocker.runtime import seccomp
-        seccomp_filter = seccomp.compile_filter(profile)
+        seccomp_filter = seccomp.cached_filter(profile, f"{root}-seccomp")   # create's cache
     namespaces = _namespace_fds(st, set(bundle.namespaces()))
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
     report_r, report_w = os.pipe2(os.O_CLOEXEC)

@@ -21,6 +21,7 @@ class Channel:
     from_host: int        # read end: host -> children
     fifo: int             # O_PATH fd of exec.fifo
     console: int = -1     # connected console socket, with process.terminal
+    seccomp: object = None  # linux.seccomp compiled by the host (runtime.seccomp), loaded by the init
 
 
 def tell(channel: Channel, message: str):
@@ -159,12 +160,9 @@ def _wait_and_exec(channel: Channel, process: dict, executable: str, env: dict, 
 def container_init(bundle, channel: Channel, cgroups: mounts.CgroupView, no_pivot: bool):
     config, process = bundle.config, bundle.process
     namespaces = bundle.namespaces()
-    seccomp_profile, seccomp_filter = bundle.linux.get("seccomp"), None
+    seccomp_filter = channel.seccomp         # compiled by the host: our modules vanish with pivot_root
     try:
         os.setsid()
-        if seccomp_profile:       # compile now: after pivot_root neither our modules nor libseccomp are visible
-            from minidocker.runtime import seccomp
-            seccomp_filter = seccomp.compile_filter(seccomp_profile)
         rootfs = mounts.setup(bundle.path, config, cgroups, new_cgroupns=namespaces.get("cgroup", 1) is None,
                               in_userns="user" in namespaces)
         mounts.enter(rootfs, no_pivot)

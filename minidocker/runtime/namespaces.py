@@ -6,7 +6,6 @@ user-ID maps, the host checks, the signals a parent forwards to its container, `
 import fcntl
 import os
 import signal
-import socket
 import struct
 import sys
 from pathlib import Path
@@ -51,11 +50,15 @@ def check_host(namespaces=DEFAULT_NAMESPACES):
 
 # %% notebooks/01_namespaces.ipynb cell 445e58db
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+AF_INET, SOCK_DGRAM = 2, 2
 
 
 def loopback_up():
-    """Bring `lo` up in this network namespace."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    """Bring `lo` up in this network namespace (an ioctl on any socket of the namespace)."""
+    sock = libc.socket_fd(AF_INET, SOCK_DGRAM)
+    try:
         request = struct.pack("16sH22x", b"lo", 0)
         flags = struct.unpack("16sH22x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
+    finally:
+        os.close(sock)

@@ -7,7 +7,6 @@ docstring (`minidocker.runtime.cgroups`) for the interface."""
 import errno
 import os
 import signal
-import subprocess
 import time
 from dataclasses import dataclass, fields
 
@@ -210,8 +209,9 @@ def _rmdir_retrying(directory, timeout):
 
 
 # %% notebooks/02_cgroups.ipynb cell c70f4d38
-def popen_joined(dirs, args, name: str, **kwargs) -> subprocess.Popen:
+def popen_joined(dirs, args, name: str, **kwargs) -> "subprocess.Popen":
     """subprocess.Popen, but the child joins the cgroup directories `dirs` before it execs."""
+    import subprocess                  # here: a container's start needs none (it costs ~4 ms)
     files = [os.path.join(d, "cgroup.procs").encode() for d in dirs]
 
     def join():  # runs in the forked child: no imports, no locks, only syscalls
@@ -320,7 +320,7 @@ class Cgroup:
         for directory in self._dirs():
             write(os.path.join(directory, "cgroup.procs"), pid)
 
-    def popen(self, args, **kwargs) -> subprocess.Popen:
+    def popen(self, args, **kwargs) -> "subprocess.Popen":
         """subprocess.Popen, but the child joins the cgroup before it execs the command."""
         return popen_joined(self._dirs(), args, self.path, **kwargs)
 
