@@ -236,3 +236,44 @@ def test_pause_and_oom_on_pure_cgroup_v2():
     too (by hand, 2 minutes more in the emulated VM)."""
     from support import pytest_in_cgroup_v2_vm
     pytest_in_cgroup_v2_vm("tests/test_lifecycle.py", "-k", "pause_freezes or oom_kill", vm_timeout=420, timeout=460)
+
+
+SIZES = "while :; do stty size; sleep 0.1; done"
+
+
+def test_run_it_has_the_terminal_size_at_start_and_on_sigwinch(docker):
+    from lifecycle_support import Terminal
+    term = Terminal(docker.argv("run", "-it", "--rm", "--name", "sized", "busybox", "sh", "-c", SIZES), docker.env,
+                    rows=31, columns=101)
+    term.expect("31 101")
+    term.resize(42, 120)
+    term.expect("42 120")
+    ok(docker("kill", "sized"))
+    assert term.close() == 137
+
+
+def test_exec_it_and_attach_follow_the_window(docker):
+    from lifecycle_support import Terminal
+    ok(docker("run", "-dit", "--name", "shell", "busybox", "sh", "-c", SIZES))
+    term = Terminal(docker.argv("exec", "-it", "shell", "sh", "-c", SIZES), docker.env, rows=33, columns=99)
+    term.expect("33 99")
+    term.resize(44, 111)
+    term.expect("44 111")
+    term.write(b"\x03")                        # Ctrl-C reaches the exec'd shell through its terminal
+    assert term.close() == 130
+    term = Terminal(docker.argv("attach", "shell"), docker.env, rows=25, columns=77)
+    term.expect("25 77")                       # attach gives the container's terminal ours
+    term.resize(36, 88)
+    term.expect("36 88")
+    term.write(b"\x10\x11")                    # Ctrl-P Ctrl-Q: detach, the container goes on
+    assert term.close() == 0
+    assert inspect(docker, "shell")["Running"] is True
+    ok(docker("stop", "-t", "0", "shell"))
+
+
+def test_run_i_closes_the_containers_stdin_at_the_end_of_ours(docker):
+    result = docker("run", "-i", "--name", "once", "busybox", "cat", input="hi\n", timeout=30)
+    assert (result.returncode, result.stdout) == (0, "hi\n")
+    assert inspect(docker, "once", "{{json .Config.StdinOnce}}") is True
+    ok(docker("create", "-i", "--name", "kept", "busybox", "cat"))
+    assert inspect(docker, "kept", "{{json .Config.StdinOnce}}") is False     # only `run -i` sets it, as Docker

@@ -5,6 +5,7 @@
 Docker's verbs — create, start, stop, kill, restart, pause, unpause, wait, rm, prune.
 
 Every verb first `refresh`es the record, so a container whose supervisor vanished is Exited."""
+import contextlib
 import os
 import select
 import sys
@@ -284,10 +285,9 @@ def start_attached(text: str, stdin: bool) -> int:
     waiter = _status.control(record["ID"], "wait")      # the exit code, even if --rm removes the record
     with waiter, attach.connect(record["ID"], stdin and bool(record["Config"].get("OpenStdin"))) as sock:
         _status.ask(record["ID"], "start")
-        if tty:
-            attach.window_size(record["ID"])
-        if not attach.relay(sock, tty, stdin):
-            return 0
+        with attach.following_window(lambda: attach.window_size(record["ID"])) if tty else contextlib.nullcontext():
+            if not attach.relay(sock, tty, stdin):
+                return 0
         reply = waiter.makefile("rb").readline().split()
     return int(reply[1]) if len(reply) == 2 and reply[1].isdigit() else wait(record["ID"])
 
@@ -302,7 +302,8 @@ def attach_to(text: str, stdin: bool = True) -> int:
     if record["State"]["Status"] not in ACTIVE:
         raise ContainerError("You cannot attach to a stopped container, start it first")
     tty = bool(record["Config"].get("Tty"))
-    with attach.connect(record["ID"], stdin and bool(record["Config"].get("OpenStdin"))) as sock:
+    window = attach.following_window(lambda: attach.window_size(record["ID"])) if tty else contextlib.nullcontext()
+    with attach.connect(record["ID"], stdin and bool(record["Config"].get("OpenStdin"))) as sock, window:
         if not attach.relay(sock, tty, stdin and bool(record["Config"].get("OpenStdin"))):
             return 0
     return wait(record["ID"])
@@ -327,6 +328,9 @@ def exec_in(text: str, command: list, detach=False, tty=False, env=None, user=No
     variables.update(env or {})
     process.update(args=command, terminal=tty, env=[f"{k}={v}" for k, v in variables.items()],
                    cwd=workdir or process["cwd"])
+    if tty and os.isatty(0):                  # the size from the first byte on, as Docker's ConsoleSize
+        size = os.get_terminal_size(0)
+        process["consoleSize"] = {"height": size.lines, "width": size.columns}
     if user:
         found = resolve_user(bundle / "rootfs", user)
         process["user"] = {"uid": found["uid"], "gid": found["gid"]}
@@ -334,6 +338,7 @@ def exec_in(text: str, command: list, detach=False, tty=False, env=None, user=No
         return runtime_exec.exec_process(_record.runtime_root(), record["ID"], {**process, "terminal": False}
                                          if detach else process, detach)
     import socket
+    from minidocker.container import attach
     from minidocker.runtime import console
     from minidocker.runtime.commands import _proxy_terminal
     ours, theirs = socket.socketpair()
@@ -341,5 +346,6 @@ def exec_in(text: str, command: list, detach=False, tty=False, env=None, user=No
         with theirs:
             pid = runtime_exec.spawn(_record.runtime_root(), record["ID"], process, console_fd=theirs.fileno())
         master = console.receive_master(ours)
-    _proxy_terminal(master)
+    with attach.following_window(lambda: attach.copy_window_size(master)):
+        _proxy_terminal(master)
     return runtime_exec.wait(pid)

@@ -41,3 +41,31 @@ def stop_extra(signal: str | None, timeout: int | None):
         if timeout is not None:
             record["Config"]["StopTimeout"] = timeout
     return apply
+
+
+# %% notebooks/06a_lifecycle.ipynb cell e4a7a3aa
+INIT_PATH = "/sbin/docker-init"          # where Docker puts its init inside the container
+INIT_BINARIES = ("docker-init", "tini-static")   # Docker's own name; Debian's static tini
+
+
+def init_binary() -> str:
+    """The host's docker-init (tini, statically linked: an image may have no libc at all)."""
+    import shutil
+    for name in INIT_BINARIES:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise MinidockerError('exec: "docker-init": executable file not found in $PATH')
+
+
+def init_extra(enabled: bool):
+    """--init, as dockerd: tini becomes PID 1 with the command as its child; it forwards
+    signals and reaps orphans. Bind-mounted read-only from the host at /sbin/docker-init."""
+    source = init_binary() if enabled else None          # checked before anything is made
+    def apply(spec: dict, record: dict):
+        if enabled:
+            record["HostConfig"]["Init"] = True
+            spec["process"]["args"] = [INIT_PATH, "--", *spec["process"]["args"]]
+            spec["mounts"].append({"destination": INIT_PATH, "type": "bind", "source": source,
+                                   "options": ["bind", "ro"]})
+    return apply
