@@ -43,7 +43,7 @@ def stop_extra(signal: str | None, timeout: int | None):
     return apply
 
 
-# %% notebooks/06a_lifecycle.ipynb cell e4a7a3aa
+# %% notebooks/06a_lifecycle.ipynb cell daa0267f
 INIT_PATH = "/sbin/docker-init"          # where Docker puts its init inside the container
 INIT_BINARIES = ("docker-init", "tini-static")   # Docker's own name; Debian's static tini
 
