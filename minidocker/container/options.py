@@ -43,7 +43,7 @@ def stop_extra(signal: str | None, timeout: int | None):
     return apply
 
 
-# %% notebooks/06a_lifecycle.ipynb cell daa0267f
+# %% notebooks/06a_lifecycle.ipynb cell c9a90206
 INIT_PATH = "/sbin/docker-init"          # where Docker puts its init inside the container
 INIT_BINARIES = ("docker-init", "tini-static")   # Docker's own name; Debian's static tini
 
