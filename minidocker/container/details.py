@@ -112,7 +112,7 @@ def block_io(cgroup) -> tuple:
     return read, written
 
 
-# %% notebooks/06a_lifecycle.ipynb cell ae0cd20e
+# %% notebooks/06a_lifecycle.ipynb cell f4263b2e
 def stats_row(record: dict, interval: float = 0.5) -> list:
     """One row of `stats --no-stream`: CPU % over `interval`, memory, NET I/O, BLOCK I/O, PIDs
     (sizes as the docker CLI prints them: memory in binary units, I/O in decimal ones)."""

@@ -4,7 +4,6 @@
 """Docker's create/run flags beyond chapter 6's first part, as edits of a new container's
 bundle and record (`extras` of container.lifecycle.create): --restart, --stop-signal,
 --stop-timeout, --memory-swap, -v/--mount."""
-from minidocker.container.bundle import parse_bytes
 from minidocker.errors import MinidockerError
 
 POLICIES = ("no", "always", "on-failure", "unless-stopped")
@@ -43,7 +42,7 @@ def stop_extra(signal: str | None, timeout: int | None):
     return apply
 
 
-# %% notebooks/06a_lifecycle.ipynb cell c9a90206
+# %% notebooks/06a_lifecycle.ipynb cell 871e68e6
 INIT_PATH = "/sbin/docker-init"          # where Docker puts its init inside the container
 INIT_BINARIES = ("docker-init", "tini-static")   # Docker's own name; Debian's static tini
 
