@@ -12,7 +12,7 @@ runtime's create and delete, the record, the cgroup) runs in a short-lived forke
 import _json
 import _signal
 import _socket
-import os
+import posix                   # os without its Python half: the C calls are all we need
 import select
 import sys
 import time
@@ -50,7 +50,7 @@ def frame(stream: str, data: bytes) -> bytes:
 
 
 def exit_code(wait_status: int) -> int:
-    code = os.waitstatus_to_exitcode(wait_status)
+    code = posix.waitstatus_to_exitcode(wait_status)
     return 128 - code if code < 0 else code
 
 
@@ -62,10 +62,10 @@ def new_stdio(tty: bool, open_stdin: bool):
         return {"outputs": {}, "stdin": None, "console": ours}, [theirs.detach()]
     outputs, theirs, stdin = {}, [], None
     if open_stdin:
-        read_end, stdin = os.pipe()
+        read_end, stdin = posix.pipe()
         theirs.append(read_end)
     for stream in ("stdout", "stderr"):
-        read_end, write_end = os.pipe()
+        read_end, write_end = posix.pipe()
         outputs[read_end] = stream
         theirs.append(write_end)
     return {"outputs": outputs, "stdin": stdin, "console": None}, theirs
@@ -85,12 +85,12 @@ def work(name: str, *args) -> list:
     """container.supervisor.NAME(*args) in a forked child: the engine is imported there and goes
     away with it. Its reply (words), or Failed. The reply is one line: a container's init, forked
     during the work, holds the pipe until it execs."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
+    read_end, write_end = posix.pipe()
+    pid = posix.fork()
     if pid == 0:
         reply = b"error 125 the supervisor's helper failed\n"
         try:
-            os.close(read_end)
+            posix.close(read_end)
             _signal.set_wakeup_fd(-1)
             _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
             import site
@@ -101,18 +101,18 @@ def work(name: str, *args) -> list:
         except BaseException as error:
             reply = f"error {getattr(error, 'exit_code', 125)} {' '.join(str(error).split())}\n".encode()
         finally:
-            os.write(write_end, reply)
-            os._exit(0)
-    os.close(write_end)
+            posix.write(write_end, reply)
+            posix._exit(0)
+    posix.close(write_end)
     line = b""
     while not line.endswith(b"\n"):
-        chunk = os.read(read_end, 4096)
+        chunk = posix.read(read_end, 4096)
         if not chunk:
             break
         line += chunk
-    os.close(read_end)
+    posix.close(read_end)
     try:
-        os.waitpid(pid, 0)
+        posix.waitpid(pid, 0)
     except ChildProcessError:                       # the loop's reap() got it first
         pass
     word, _, rest = line.decode().strip().partition(" ")
@@ -128,7 +128,7 @@ class Output:
 
     def pump(self, fd: int):
         try:
-            data = os.read(fd, 65536)
+            data = posix.read(fd, 65536)
         except OSError:                   # EIO: the terminal's last user left
             data = b""
         stream = self.outputs[fd]
@@ -146,14 +146,14 @@ class Output:
             entries.append(log_entry(rest[:LINE_MAX], stream))
             rest = rest[LINE_MAX:]
         self.pending[stream] = rest
-        os.write(self.log, b"".join(entries))
+        posix.write(self.log, b"".join(entries))
 
     def close_output(self, fd: int):
         stream = self.outputs.pop(fd)
-        os.close(fd)
+        posix.close(fd)
         data = self.pending.pop(stream, b"")
         if data:                          # a last line without its newline
-            os.write(self.log, log_entry(data, stream))
+            posix.write(self.log, log_entry(data, stream))
 
 
 # %% notebooks/06a_lifecycle.ipynb cell d1de124d
@@ -168,10 +168,10 @@ class Clients:
         except OSError:
             data = b""
         if data and self.clients[client] and self.stdin is not None:
-            os.write(self.stdin, data)
+            posix.write(self.stdin, data)
         elif not data:
             if self.clients[client] and self.stdin_once and self.stdin is not None:
-                os.close(self.stdin)
+                posix.close(self.stdin)
                 self.stdin = None
             self.clients[client] = None           # read no more from it
 
@@ -187,7 +187,7 @@ class Clients:
 class Control:
     """The control socket: one request line per connection — started, stop, restart, attach,
     wait, resize. Signals come as numbers (the CLI parsed them), and the CLI thawed a paused
-    container first: here a signal is one os.kill to our own child."""
+    container first: here a signal is one posix.kill to our own child."""
 
     def accept(self):
         conn, _ = self.server._accept()
@@ -211,6 +211,11 @@ class Control:
             keep = False
         if not keep:
             conn.close()
+
+
+# %% notebooks/06a_lifecycle.ipynb cell 0be58366
+class Requests:
+    """What the control socket's requests do."""
 
     def handle(self, conn, verb: str, args: list) -> bool:
         """Act on a request; True when the connection stays open (an attached client, a waiter)."""
@@ -251,11 +256,12 @@ class Stopping:
             self.restart_at = time.monotonic() if restart else None
             self.done = not restart
             if self.done:
+                self.closed = True
                 self.work("record_stopped", self.id)
 
     def signal(self, number: int):
         try:                                   # our own unreaped child: its pid cannot be reused
-            os.kill(self.pid, number)
+            posix.kill(self.pid, number)
         except ProcessLookupError:
             pass
 
@@ -275,7 +281,7 @@ class Restarts:
         for fd in list(self.outputs):
             self.close_output(fd)
         if self.stdin is not None:
-            os.close(self.stdin)
+            posix.close(self.stdin)
             self.stdin = None
         status = self.exited
         restart = self.restart_now or self.should_restart(status)
@@ -286,6 +292,7 @@ class Restarts:
         self.restart_at = time.monotonic() + (0 if self.restart_now else self.delay) if restart else None
         self.exited = self.drain_until = self.kill_at = None
         self.restart_now, self.done = False, not restart
+        self.closed = self.done                    # the helper frees the host too, at the end
         try:
             self.work("record_exit", self.id, status, int(restart), self.restarts)
         except Failed:                              # the record was removed meanwhile: nothing to restart
@@ -310,13 +317,13 @@ class Runs:
             self.pid = int(self.work("launch", self.id, mode, *theirs)[0])
         finally:
             for fd in theirs:
-                os.close(fd)
+                posix.close(fd)
         self.outputs, self.stdin = ours["outputs"], ours["stdin"]
         if ours["console"] is not None:
             master = receive_master(ours["console"])
             ours["console"].close()
             self.outputs[master] = "stdout"
-            self.stdin = os.dup(master) if self.open_stdin else None
+            self.stdin = posix.dup(master) if self.open_stdin else None
         if mode == "start":
             self.started = time.monotonic()
 
@@ -335,7 +342,7 @@ class Loop:
     def reap(self):
         while True:
             try:
-                pid, wait_status = os.waitpid(-1, os.WNOHANG)
+                pid, wait_status = posix.waitpid(-1, posix.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
@@ -363,7 +370,7 @@ class Serving:
     """The select() loop, and the end."""
 
     def serve(self):
-        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        wake_r, wake_w = posix.pipe2(posix.O_NONBLOCK | posix.O_CLOEXEC)
         _signal.set_wakeup_fd(wake_w)
         _signal.signal(_signal.SIGCHLD, lambda *_: None)
         self.reap()                       # a child that died before the handler was in place
@@ -372,7 +379,7 @@ class Serving:
             ready, _, _ = select.select(sources, [], [], self.timeout())
             for source in ready:
                 if source == wake_r:
-                    os.read(wake_r, 4096)
+                    posix.read(wake_r, 4096)
                 elif source == self.server.fileno():
                     self.accept()
                 elif source in self.outputs:
@@ -389,15 +396,16 @@ class Serving:
         for client in list(self.clients):
             self.drop(client)
         self.server.close()
-        os.close(self.log)
-        try:
-            self.work("close", self.id)
-        except Failed:
-            pass
+        posix.close(self.log)
+        if not self.closed:
+            try:
+                self.work("close", self.id)
+            except Failed:
+                pass
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 1ed8c040
-class Supervisor(Output, Clients, Control, Stopping, Restarts, Runs, Loop, Serving):
+class Supervisor(Output, Clients, Control, Requests, Stopping, Restarts, Runs, Loop, Serving):
     """The container's parent for as long as it lives, restarts included. `config` holds strings
     (it travels through execve): id, tty, open_stdin, stdin_once, policy, most, restarts, log, and
     once a run exists, pid, started, stdin, server and the outputs ("fd:stream,…")."""
@@ -408,7 +416,7 @@ class Supervisor(Output, Clients, Control, Stopping, Restarts, Runs, Loop, Servi
         self.policy, self.most = config["policy"], int(config["most"])
         self.restarts, self.delay = int(config["restarts"]), 0.0
         self.log = int(config["log"]) if config["log"].isdigit() else \
-            os.open(config["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            posix.open(config["log"], posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT, 0o640)
         self.outputs = {int(fd): stream for fd, _, stream in
                         (item.partition(":") for item in config.get("outputs", "").split(",") if item)}
         self.stdin = int(config["stdin"]) if config.get("stdin", "-") != "-" else None
@@ -417,14 +425,14 @@ class Supervisor(Output, Clients, Control, Stopping, Restarts, Runs, Loop, Servi
         self.started = time.monotonic() if config.get("started") == "1" else 0.0
         self.pending, self.clients, self.waiters = {}, {}, []   # stream -> bytes; socket -> stdin?
         self.exited = self.drain_until = self.kill_at = self.restart_at = None
-        self.stopping = self.restart_now = self.done = False
+        self.stopping = self.restart_now = self.done = self.closed = False
         self.work = work
 
     def handover(self) -> list:
         """Our state as execve arguments, for the monitor that replaces the heavy process."""
         fds = [self.log, self.server.fileno(), *self.outputs] + ([self.stdin] if self.stdin is not None else [])
         for fd in fds:
-            os.set_inheritable(fd, True)
+            posix.set_inheritable(fd, True)
         config = {"id": self.id, "tty": int(self.tty), "open_stdin": int(self.open_stdin),
                   "stdin_once": int(self.stdin_once), "policy": self.policy, "most": self.most,
                   "restarts": self.restarts, "log": self.log, "server": self.server.fileno(), "pid": self.pid,
@@ -441,7 +449,7 @@ def main(argv=None):
     supervisor = Supervisor(config)
     for fd in [supervisor.log, supervisor.server.fileno(), *supervisor.outputs] + \
             ([supervisor.stdin] if supervisor.stdin is not None else []):
-        os.set_inheritable(fd, False)             # the container's next run must not hold them
+        posix.set_inheritable(fd, False)             # the container's next run must not hold them
     try:
         supervisor.serve()
     finally:

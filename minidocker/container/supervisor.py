@@ -71,19 +71,26 @@ def oom_killed(container_id: str) -> bool:
 # %% notebooks/06a_lifecycle.ipynb cell 258b19b8
 def record_exit(container_id: str, status, restarting, restarts):
     """A run ended: its exit status, an OOM kill read from the cgroup, FinishedAt; the runtime's
-    container deleted. "restarting" when the restart policy brings it back."""
+    container deleted; unless `restarting` (the restart policy brings it back), the host freed."""
     restarting = bool(int(restarting))
-    oom = oom_killed(container_id)
-    with contextlib.suppress(runtime_state.ContainerNotFound):     # `rm -f` got there first
-        runtime.delete(_record.runtime_root(), container_id, force=True)
-    _status.update(container_id, top={"RestartCount": int(restarts)}, Status="restarting" if restarting else "exited",
-                   Running=restarting, Restarting=restarting, Paused=False, Pid=0, ExitCode=int(status),
-                   OOMKilled=oom, FinishedAt=_record.now())
+    try:
+        oom = oom_killed(container_id)
+        with contextlib.suppress(runtime_state.ContainerNotFound):     # `rm -f` got there first
+            runtime.delete(_record.runtime_root(), container_id, force=True)
+        _status.update(container_id, top={"RestartCount": int(restarts)}, Status="restarting" if restarting else "exited",
+                       Running=restarting, Restarting=restarting, Paused=False, Pid=0, ExitCode=int(status),
+                       OOMKilled=oom, FinishedAt=_record.now())
+    finally:
+        if not restarting:                      # the end: one helper for all of it
+            close(container_id)
 
 
 def record_stopped(container_id: str):
-    """Stopped between two runs of a restart policy."""
-    _status.update(container_id, Status="exited", Running=False, Restarting=False)
+    """Stopped between two runs of a restart policy: the end."""
+    try:
+        _status.update(container_id, Status="exited", Running=False, Restarting=False)
+    finally:
+        close(container_id)
 
 
 def close(container_id: str):
