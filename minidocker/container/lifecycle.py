@@ -10,10 +10,9 @@ import os
 import select
 import time
 
-from minidocker.container import layer, record as _record, status as _status
+from minidocker.container import record as _record, status as _status
 from minidocker.container.listing import find as _find
 from minidocker.container.record import ContainerError
-from minidocker.container.run import RunOptions, create as _create_bundle
 from minidocker.runtime import commands as runtime, pause as _pause
 
 ACTIVE = ("running", "paused", "restarting")
@@ -55,11 +54,12 @@ def spawn_supervisor(container_id: str, mode: str):
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 2edb2e7d
-def create(image: str, options: RunOptions, extras=None, start=False) -> dict:
+def create(image: str, options, extras=None, start=False) -> dict:
     """Docker's create: the record, rootfs and bundle (container.run.create), then `extras` —
     functions (spec, record) -> None that add volumes, a restart policy, an init — and a
     supervisor holding the created container until `start` (or starting it: `run -d`)."""
-    record = _create_bundle(image, options)
+    from minidocker.container.run import create as create_bundle   # the image store: only create needs it
+    record = create_bundle(image, options)
     try:
         if extras:
             edit_bundle(record, extras)
@@ -81,7 +81,7 @@ def edit_bundle(record: dict, extras):
     _record.save(record)
 
 
-def run_detached(image: str, options: RunOptions, extras=None) -> str:
+def run_detached(image: str, options, extras=None) -> str:
     """`run -d`: create and start, in one go; the container's full ID."""
     return create(image, options, extras, start=True)["ID"]
 
@@ -89,6 +89,7 @@ def run_detached(image: str, options: RunOptions, extras=None) -> str:
 # %% notebooks/06a_lifecycle.ipynb cell 4b36aa8f
 def mount_again(record: dict):
     """A stopped container's rootfs was unmounted by its supervisor: mount it for a new run."""
+    from minidocker.container import layer
     from minidocker.image.store import Store
     directory = _record.directory(record)
     if not os.path.ismount(directory / "bundle/rootfs"):
