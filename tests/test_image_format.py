@@ -3,7 +3,7 @@ import pytest
 
 from minidocker.image import format as fmt
 from minidocker.image.listing import TABLE, IMAGE_HEADERS, path_match
-from minidocker.image.usage import DF_HEADERS, DF_TABLE
+from minidocker.system.df import DF_HEADERS, DF_TABLE
 
 
 @pytest.mark.parametrize("size, precision, text", [

@@ -1,6 +1,6 @@
 """The container lifecycle through its supervisor: create, start, stop, kill, restart, pause,
 wait, logs, inspect — with Docker's messages for the odd transitions, and the truth after a crash."""
-import os, signal, subprocess, time
+import os, re, signal, subprocess, time
 from pathlib import Path
 
 from lifecycle_support import inspect, ok
@@ -180,6 +180,9 @@ def test_start_attach_wait_top_stats_prune(docker):
     assert top[0].split()[:3] == ["UID", "PID", "PPID"] and any("sleep 100" in line for line in top[1:])
     stats = ok(docker("stats", "--no-stream", "top")).splitlines()
     assert stats[0].split()[:3] == ["CONTAINER", "ID", "NAME"] and stats[1].split()[1] == "top"
+    assert stats[0].endswith("NET I/O   BLOCK I/O   PIDS")
+    size = r"\d+(\.\d+)?[kMGTP]?B"
+    assert re.search(rf"  {size} / {size}\s+{size} / {size}\s+1$", stats[1]), stats[1]   # NET I/O, BLOCK I/O, PIDS
     ok(docker("stop", "-t", "0", "top"))
     pruned = ok(docker("container", "prune", "-f"))
     assert pruned.startswith("Deleted Containers:\n") and "Total reclaimed space:" in pruned
@@ -236,3 +239,66 @@ def test_pause_and_oom_on_pure_cgroup_v2():
     too (by hand, 2 minutes more in the emulated VM)."""
     from support import pytest_in_cgroup_v2_vm
     pytest_in_cgroup_v2_vm("tests/test_lifecycle.py", "-k", "pause_freezes or oom_kill", vm_timeout=420, timeout=460)
+
+
+SIZES = "while :; do stty size; sleep 0.1; done"
+
+
+def test_run_it_has_the_terminal_size_at_start_and_on_sigwinch(docker):
+    from lifecycle_support import Terminal
+    term = Terminal(docker.argv("run", "-it", "--rm", "--name", "sized", "busybox", "sh", "-c", SIZES), docker.env,
+                    rows=31, columns=101)
+    term.expect("31 101")
+    term.resize(42, 120)
+    term.expect("42 120")
+    ok(docker("kill", "sized"))
+    assert term.close() == 137
+
+
+def test_exec_it_and_attach_follow_the_window(docker):
+    from lifecycle_support import Terminal
+    ok(docker("run", "-dit", "--name", "shell", "busybox", "sh", "-c", SIZES))
+    term = Terminal(docker.argv("exec", "-it", "shell", "sh", "-c", SIZES), docker.env, rows=33, columns=99)
+    term.expect("33 99")
+    term.resize(44, 111)
+    term.expect("44 111")
+    term.write(b"\x03")                        # Ctrl-C reaches the exec'd shell through its terminal
+    assert term.close() == 130
+    term = Terminal(docker.argv("attach", "shell"), docker.env, rows=25, columns=77)
+    term.expect("25 77")                       # attach gives the container's terminal ours
+    term.resize(36, 88)
+    term.expect("36 88")
+    term.write(b"\x10\x11")                    # Ctrl-P Ctrl-Q: detach, the container goes on
+    assert term.close() == 0
+    assert inspect(docker, "shell")["Running"] is True
+    ok(docker("stop", "-t", "0", "shell"))
+
+
+def test_run_i_closes_the_containers_stdin_at_the_end_of_ours(docker):
+    result = docker("run", "-i", "--name", "once", "busybox", "cat", input="hi\n", timeout=30)
+    assert (result.returncode, result.stdout) == (0, "hi\n")
+    assert inspect(docker, "once", "{{json .Config.StdinOnce}}") is True
+    ok(docker("create", "-i", "--name", "kept", "busybox", "cat"))
+    assert inspect(docker, "kept", "{{json .Config.StdinOnce}}") is False     # only `run -i` sets it, as Docker
+
+
+def test_net_io_reads_the_namespace_of_the_process():
+    """/proc/PID/net/dev is the net namespace of PID: the host's interfaces here, counted as
+    /sys/class/net (the same namespace) counts them; a process in an empty namespace shows 0."""
+    from minidocker.container.details import net_io
+    from support import require_root
+    require_root()
+    received, sent = net_io(os.getpid())
+    names = [n for n in os.listdir("/sys/class/net") if n != "lo"]
+    floor = sum(int(Path(f"/sys/class/net/{n}/statistics/rx_bytes").read_text()) for n in names)
+    assert received >= floor - 1 and sent >= 0
+    lonely = subprocess.Popen(["unshare", "-n", "sleep", "5"])
+    try:
+        for _ in range(50):
+            if os.readlink(f"/proc/{lonely.pid}/ns/net") != os.readlink("/proc/self/ns/net"):
+                break
+            time.sleep(0.02)
+        assert net_io(lonely.pid) == (0, 0)
+    finally:
+        lonely.kill()
+        lonely.wait()

@@ -51,3 +51,20 @@ def test_the_runtime_command_line_has_exec_pause_and_resume():
     help_text = subprocess.run([sys.executable, "-m", "minidocker.runtime", "--help"], capture_output=True, text=True).stdout
     for verb in ("exec", "pause", "resume"):
         assert verb in help_text
+
+
+def test_init_is_pid_1_forwards_signals_reaps_and_passes_the_exit_code(docker):
+    shown = docker("run", "--rm", "--init", "busybox", "sh", "-c",
+                   "tr '\\0' ' ' < /proc/1/cmdline; echo; echo $$ $PPID; (sleep 0.1 &); sleep 0.5; ps -o stat=; exit 7")
+    lines = shown.stdout.splitlines()
+    assert shown.returncode == 7, shown.stderr                              # the command's code, through tini
+    assert lines[0].startswith("/sbin/docker-init -- sh -c ")              # PID 1 is the init...
+    assert lines[1] == "2 1"                                                # ...and the command its child
+    assert "Z" not in "".join(lines[2:]), lines                              # the orphaned sleep was reaped
+    ok(docker("run", "-d", "--init", "--name", "tini", "busybox", "sleep", "100"))
+    assert inspect(docker, "tini", "{{json .HostConfig.Init}}") is True
+    ok(docker("stop", "-t", "20", "tini"))                 # sleep is no PID 1 now: SIGTERM kills it at once
+    assert inspect(docker, "tini")["ExitCode"] == 143
+    ok(docker("run", "-d", "--name", "bare", "busybox", "sleep", "100"))
+    ok(docker("stop", "-t", "1", "bare"))                  # as PID 1 it ignored SIGTERM: killed after 1 s
+    assert inspect(docker, "bare")["ExitCode"] == 137

@@ -107,3 +107,16 @@ def test_volume_commands(docker):
     pruned = ok(docker("volume", "prune", "-f"))
     assert pruned == f"Deleted Volumes:\n{anonymous}\n\nTotal reclaimed space: 0B\n"
     assert ok(docker("volume", "rm", "one")) == "one\n" and ok(docker("volume", "ls", "-q")) == ""
+
+
+def test_system_df_counts_local_volumes(docker):
+    ok(docker("volume", "create", "idle"))
+    ok(docker("run", "--name", "writer", "-v", "used:/v", "busybox", "sh", "-c", "head -c 5000 /dev/zero > /v/f"))
+    rows = {line[:16].strip(): line[16:].split() for line in ok(docker("system", "df")).splitlines()[1:]}
+    assert rows["Local Volumes"][:3] == ["2", "1", "5kB"]           # TOTAL, ACTIVE (named by a container), SIZE
+    assert rows["Local Volumes"][3] == "0B" and rows["Build Cache"] == ["0", "0", "0B", "0B"]
+    verbose = ok(docker("system", "df", "-v"))
+    section = verbose.split("Local Volumes space usage:\n\n")[1].split("\n\n")[0].splitlines()
+    assert section[0].split() == ["VOLUME", "NAME", "LINKS", "SIZE"]
+    assert sorted(line.split() for line in section[1:]) == [["idle", "0", "0B"], ["used", "1", "5kB"]]
+    assert "   1   " in verbose.split("Containers space usage:")[1].split("\n\n")[1]   # writer's LOCAL VOLUMES

@@ -18,6 +18,7 @@ def add_lifecycle_options(parser):
     option("--restart", default="no", help="restart policy: no, on-failure[:max-retries], always, unless-stopped")
     option("--stop-signal", help="signal to stop the container")
     option("--stop-timeout", type=int, help="timeout (in seconds) to stop a container")
+    option("--init", action="store_true", help="run an init inside the container that forwards signals and reaps processes")
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 9d11b28a
@@ -43,7 +44,13 @@ def lifecycle_extras(args, run_options) -> list:
         raise UsageError("Conflicting options: --restart and --rm")
     run_options.env = {**parse_env(read_env_files(args.env_file)), **run_options.env}
     return [options.restart_extra(options.restart_policy(args.restart)),
-            options.stop_extra(args.stop_signal, args.stop_timeout), mounts.volumes_extra(points)]
+            options.stop_extra(args.stop_signal, args.stop_timeout), mounts.volumes_extra(points),
+            options.init_extra(args.init), stdin_once_extra(args.interactive and not getattr(args, "detach", True))]
+
+
+def stdin_once_extra(once: bool):
+    """Docker's StdinOnce, set by `run -i` (not -d): the client's end of input ends the container's."""
+    return lambda spec, record: record["Config"].update(StdinOnce=once)
 
 
 def register(verbs):

@@ -5,10 +5,14 @@
 
 Without a terminal the output comes framed (Docker's stdcopy: stream, length, data) so that
 stdout and stderr stay apart; with one it is raw, and Ctrl-P Ctrl-Q detaches."""
+import contextlib
+import fcntl
 import os
 import select
+import signal
 import socket
 import struct
+import termios
 
 from minidocker.container import status as _status
 from minidocker.container.record import ContainerError
@@ -77,9 +81,29 @@ def relay(sock: socket.socket, tty: bool, stdin: bool) -> bool:
 
 # %% notebooks/06a_lifecycle.ipynb cell f3363662
 def window_size(container_id: str):
-    """The terminal's size, for the container's pty (Docker does it at start and on SIGWINCH)."""
+    """The terminal's size, for the container's pty, through its supervisor."""
     try:
         rows, columns = os.get_terminal_size(0).lines, os.get_terminal_size(0).columns
     except OSError:
         return
     _status.ask(container_id, f"resize {rows} {columns}")
+
+
+@contextlib.contextmanager
+def following_window(resize):
+    """Docker gives the container's terminal our size at start and again on every SIGWINCH
+    (the kernel's "your window changed"): `resize()` now, and from the signal handler."""
+    def handler(*_):
+        with contextlib.suppress(OSError, ContainerError):
+            resize()
+    previous = signal.signal(signal.SIGWINCH, handler)
+    try:
+        handler()
+        yield
+    finally:
+        signal.signal(signal.SIGWINCH, previous)
+
+
+def copy_window_size(master: int):
+    """Our terminal's size onto a pty master we hold ourselves (exec -t)."""
+    fcntl.ioctl(master, termios.TIOCSWINSZ, fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))

@@ -2,6 +2,7 @@
 
 # %% notebooks/06a_lifecycle.ipynb cell ced6eefc
 """What `inspect`, `top` and `stats` show of a container."""
+import contextlib
 import json
 import os
 
@@ -81,9 +82,42 @@ def binary_size(size: float) -> str:
     return f"{size:.4g}{units[i]}"
 
 
+def net_io(pid: int) -> tuple:
+    """(received, sent) bytes of a process's network namespace: /proc/PID/net/dev shows the
+    interfaces of the namespace PID lives in. Loopback is left out, as Docker counts only the
+    container's network endpoints."""
+    received = sent = 0
+    for line in open(f"/proc/{pid}/net/dev").read().splitlines()[2:]:
+        name, _, counters = line.partition(":")
+        fields = counters.split()
+        if name.strip() != "lo" and len(fields) >= 9:
+            received, sent = received + int(fields[0]), sent + int(fields[8])
+    return received, sent
+
+
+def block_io(cgroup) -> tuple:
+    """(read, written) bytes of a cgroup's block devices: v1 blkio's io_service_bytes_recursive
+    ("8:0 Read 4096" lines), v2 io.stat ("8:0 rbytes=4096 wbytes=0 …")."""
+    read = written = 0
+    if cgroup.version == "v1":
+        path = os.path.join(cgroup.dir("blkio"), "blkio.throttle.io_service_bytes_recursive")
+        for device, op, value in (line.split() for line in open(path) if len(line.split()) == 3):
+            read += int(value) if op == "Read" else 0
+            written += int(value) if op == "Write" else 0
+        return read, written
+    with contextlib.suppress(FileNotFoundError):           # no io controller enabled: nothing counted
+        for line in open(os.path.join(cgroup.dir, "io.stat")):
+            fields = dict(item.partition("=")[::2] for item in line.split()[1:])
+            read, written = read + int(fields.get("rbytes", 0)), written + int(fields.get("wbytes", 0))
+    return read, written
+
+
+# %% notebooks/06a_lifecycle.ipynb cell f4263b2e
 def stats_row(record: dict, interval: float = 0.5) -> list:
-    """One row of `stats --no-stream`: CPU % over `interval`, memory, PIDs."""
+    """One row of `stats --no-stream`: CPU % over `interval`, memory, NET I/O, BLOCK I/O, PIDs
+    (sizes as the docker CLI prints them: memory in binary units, I/O in decimal ones)."""
     import time
+    from minidocker.image.format import human_size
     cgroup = _cgroup(record)
     before, started = cgroup.stats(), time.monotonic()
     time.sleep(interval)
@@ -91,6 +125,11 @@ def stats_row(record: dict, interval: float = 0.5) -> list:
     cpu = (after.cpu_usage_ns - before.cpu_usage_ns) / ((time.monotonic() - started) * 1e9) * 100
     limit = ((record["HostConfig"].get("Resources") or {}).get("memory") or {}).get("limit") \
         or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        net = net_io(record["State"]["Pid"])
+    except OSError:                                        # it ended meanwhile
+        net = (0, 0)
+    disk = block_io(cgroup)
     return [record["ID"][:12], record["Name"].lstrip("/"), f"{cpu:.2f}%",
-            f"{binary_size(after.memory_usage)} / {binary_size(limit)}",
-            f"{after.memory_usage / limit * 100:.2f}%", "0B / 0B", "0B / 0B", str(after.pids)]
+            f"{binary_size(after.memory_usage)} / {binary_size(limit)}", f"{after.memory_usage / limit * 100:.2f}%",
+            " / ".join(human_size(n, 3) for n in net), " / ".join(human_size(n, 3) for n in disk), str(after.pids)]

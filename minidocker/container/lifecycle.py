@@ -5,19 +5,17 @@
 Docker's verbs — create, start, stop, kill, restart, pause, unpause, wait, rm, prune.
 
 Every verb first `refresh`es the record, so a container whose supervisor vanished is Exited."""
+import contextlib
 import os
 import select
-import sys
 import time
 
-from minidocker.container import layer, record as _record, status as _status
+from minidocker.container import record as _record, status as _status
 from minidocker.container.listing import find as _find
 from minidocker.container.record import ContainerError
-from minidocker.container.run import RunOptions, create as _create_bundle
 from minidocker.runtime import commands as runtime, pause as _pause
 
 ACTIVE = ("running", "paused", "restarting")
-SUPERVISOR = "import sys; from minidocker.container.supervisor import main; main(sys.argv[1:])"
 
 
 def find(text: str) -> dict:
@@ -30,6 +28,7 @@ def spawn_supervisor(container_id: str, mode: str):
     """Start the container's supervisor in a session of its own, double-forked so that nothing
     we do (exit, Ctrl-C, a closed terminal) reaches it; wait until it has created (and, with
     mode "start", started) the container, and raise its error if it could not."""
+    from minidocker.container import supervisor
     ready_r, ready_w = os.pipe()
     child = os.fork()
     if child == 0:
@@ -40,8 +39,7 @@ def spawn_supervisor(container_id: str, mode: str):
                 null = os.open(os.devnull, os.O_RDWR)
                 for fd in (0, 1, 2):
                     os.dup2(null, fd)
-                os.set_inheritable(ready_w, True)
-                os.execv(sys.executable, [sys.executable, "-c", SUPERVISOR, container_id, str(ready_w), mode])
+                supervisor.become(container_id, ready_w, mode)      # never returns
         finally:
             os._exit(0)
     os.close(ready_w)
@@ -56,15 +54,16 @@ def spawn_supervisor(container_id: str, mode: str):
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 2edb2e7d
-def create(image: str, options: RunOptions, extras=None) -> dict:
+def create(image: str, options, extras=None, start=False) -> dict:
     """Docker's create: the record, rootfs and bundle (container.run.create), then `extras` —
     functions (spec, record) -> None that add volumes, a restart policy, an init — and a
-    supervisor holding the created container until `start`."""
-    record = _create_bundle(image, options)
+    supervisor holding the created container until `start` (or starting it: `run -d`)."""
+    from minidocker.container.run import create as create_bundle   # the image store: only create needs it
+    record = create_bundle(image, options)
     try:
         if extras:
             edit_bundle(record, extras)
-        spawn_supervisor(record["ID"], "create")
+        spawn_supervisor(record["ID"], "start" if start else "create")
     except BaseException:
         remove_record(record)
         raise
@@ -82,29 +81,39 @@ def edit_bundle(record: dict, extras):
     _record.save(record)
 
 
-def run_detached(image: str, options: RunOptions, extras=None) -> str:
-    """`run -d`: create and start; the container's full ID."""
-    record = create(image, options, extras)
-    start(record["ID"])
-    return record["ID"]
+def run_detached(image: str, options, extras=None) -> str:
+    """`run -d`: create and start, in one go; the container's full ID."""
+    return create(image, options, extras, start=True)["ID"]
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 4b36aa8f
 def mount_again(record: dict):
     """A stopped container's rootfs was unmounted by its supervisor: mount it for a new run."""
+    from minidocker.container import layer
     from minidocker.image.store import Store
     directory = _record.directory(record)
     if not os.path.ismount(directory / "bundle/rootfs"):
         layer.mount_rootfs(Store(), record["Image"], directory)
 
 
-def prepare(record: dict):
-    """Make sure a supervisor holds the container created and waiting for start."""
+def told_started(container_id: str):
+    """Tell the supervisor when its restart backoff counts from — unless the container, quick
+    to end, has taken its supervisor along already."""
+    with contextlib.suppress(ContainerError, OSError):
+        _status.ask(container_id, "started")
+
+
+def prepare(record: dict, mode: str = "create"):
+    """Make sure a supervisor holds the container: created, or with mode "start" started too."""
     if _status.supervised(record["ID"]):
+        if mode == "start":
+            from minidocker.container import supervisor
+            supervisor.start(record["ID"])             # the record first, then the runtime's start
+            told_started(record["ID"])
         return
     mount_again(record)
     try:
-        spawn_supervisor(record["ID"], "create")
+        spawn_supervisor(record["ID"], mode)
     except BaseException:
         _status.release(record["ID"])
         raise
@@ -118,8 +127,7 @@ def start(text: str) -> dict:
         raise ContainerError("cannot start a paused container, try unpause instead")
     if status in ("running", "restarting"):
         return record
-    prepare(record)
-    _status.ask(record["ID"], "start")
+    prepare(record, "start")
     return _status.load(record["ID"])
 
 
@@ -141,8 +149,16 @@ def wait_for_supervisor(container_id: str, timeout: float | None = None) -> bool
         os.close(fd)
 
 
-def stop_signal(record: dict, given=None) -> str:
-    return given or record["Config"].get("StopSignal") or "SIGTERM"
+def stop_signal(record: dict, given=None) -> int:
+    """The signal's number: the supervisor sends it with a bare kill()."""
+    return runtime.parse_signal(given or record["Config"].get("StopSignal") or "SIGTERM")
+
+
+def thaw(record: dict):
+    """A frozen process cannot act on a signal: a paused container is thawed before it is stopped."""
+    if record["State"]["Status"] == "paused" or _pause.paused(_record.runtime_root(), record["ID"]):
+        _pause.resume(_record.runtime_root(), record["ID"])
+        _status.update(record["ID"], Paused=False, Status="running")
 
 
 def stop(text: str, timeout: float | None = None, sig: str | None = None) -> dict:
@@ -151,9 +167,9 @@ def stop(text: str, timeout: float | None = None, sig: str | None = None) -> dic
     record = find(text)
     if record["State"]["Status"] not in ACTIVE or not _status.supervised(record["ID"]):
         return record
-    grace = 10 if timeout is None else timeout
-    runtime.parse_signal(stop_signal(record, sig))
-    _status.ask(record["ID"], f"stop {stop_signal(record, sig)} {grace}")
+    grace, number = 10 if timeout is None else timeout, stop_signal(record, sig)
+    thaw(record)
+    _status.ask(record["ID"], f"stop {number} {grace}")
     wait_for_supervisor(record["ID"], None if grace < 0 else grace + 30)
     return find(record["ID"])
 
@@ -164,8 +180,9 @@ def restart(text: str, timeout: float | None = None, sig: str | None = None) -> 
     record = find(text)
     if record["State"]["Status"] not in ACTIVE or not _status.supervised(record["ID"]):
         return start(record["ID"])
-    before = record["State"]["StartedAt"]
-    _status.ask(record["ID"], f"restart {stop_signal(record, sig)} {10 if timeout is None else timeout}")
+    before, number = record["State"]["StartedAt"], stop_signal(record, sig)
+    thaw(record)
+    _status.ask(record["ID"], f"restart {number} {10 if timeout is None else timeout}")
     while True:
         record = find(record["ID"])
         state = record["State"]
@@ -224,7 +241,8 @@ def remove_record(record: dict, volumes: bool = False):
     from minidocker.volume import store as volume_store
     if _status.supervised(record["ID"]):
         try:
-            _status.ask(record["ID"], "stop SIGKILL 0")
+            thaw(record)
+            _status.ask(record["ID"], "stop 9 0")
         except ContainerError:
             pass
         wait_for_supervisor(record["ID"], 30)
@@ -275,7 +293,7 @@ def prune() -> tuple:
 
 def start_attached(text: str, stdin: bool) -> int:
     """`start -a [-i]`: attach first, then start, so that no output is missed; the exit code."""
-    from minidocker.container import attach
+    from minidocker.container import attach, supervisor
     record = find(text)
     if record["State"]["Status"] in ACTIVE:
         return attach_to(record["ID"], stdin)
@@ -283,11 +301,11 @@ def start_attached(text: str, stdin: bool) -> int:
     tty = bool(record["Config"].get("Tty"))
     waiter = _status.control(record["ID"], "wait")      # the exit code, even if --rm removes the record
     with waiter, attach.connect(record["ID"], stdin and bool(record["Config"].get("OpenStdin"))) as sock:
-        _status.ask(record["ID"], "start")
-        if tty:
-            attach.window_size(record["ID"])
-        if not attach.relay(sock, tty, stdin):
-            return 0
+        supervisor.start(record["ID"])
+        told_started(record["ID"])
+        with attach.following_window(lambda: attach.window_size(record["ID"])) if tty else contextlib.nullcontext():
+            if not attach.relay(sock, tty, stdin):
+                return 0
         reply = waiter.makefile("rb").readline().split()
     return int(reply[1]) if len(reply) == 2 and reply[1].isdigit() else wait(record["ID"])
 
@@ -302,7 +320,8 @@ def attach_to(text: str, stdin: bool = True) -> int:
     if record["State"]["Status"] not in ACTIVE:
         raise ContainerError("You cannot attach to a stopped container, start it first")
     tty = bool(record["Config"].get("Tty"))
-    with attach.connect(record["ID"], stdin and bool(record["Config"].get("OpenStdin"))) as sock:
+    window = attach.following_window(lambda: attach.window_size(record["ID"])) if tty else contextlib.nullcontext()
+    with attach.connect(record["ID"], stdin and bool(record["Config"].get("OpenStdin"))) as sock, window:
         if not attach.relay(sock, tty, stdin and bool(record["Config"].get("OpenStdin"))):
             return 0
     return wait(record["ID"])
@@ -327,6 +346,9 @@ def exec_in(text: str, command: list, detach=False, tty=False, env=None, user=No
     variables.update(env or {})
     process.update(args=command, terminal=tty, env=[f"{k}={v}" for k, v in variables.items()],
                    cwd=workdir or process["cwd"])
+    if tty and os.isatty(0):                  # the size from the first byte on, as Docker's ConsoleSize
+        size = os.get_terminal_size(0)
+        process["consoleSize"] = {"height": size.lines, "width": size.columns}
     if user:
         found = resolve_user(bundle / "rootfs", user)
         process["user"] = {"uid": found["uid"], "gid": found["gid"]}
@@ -334,6 +356,7 @@ def exec_in(text: str, command: list, detach=False, tty=False, env=None, user=No
         return runtime_exec.exec_process(_record.runtime_root(), record["ID"], {**process, "terminal": False}
                                          if detach else process, detach)
     import socket
+    from minidocker.container import attach
     from minidocker.runtime import console
     from minidocker.runtime.commands import _proxy_terminal
     ours, theirs = socket.socketpair()
@@ -341,5 +364,6 @@ def exec_in(text: str, command: list, detach=False, tty=False, env=None, user=No
         with theirs:
             pid = runtime_exec.spawn(_record.runtime_root(), record["ID"], process, console_fd=theirs.fileno())
         master = console.receive_master(ours)
-    _proxy_terminal(master)
+    with attach.following_window(lambda: attach.copy_window_size(master)):
+        _proxy_terminal(master)
     return runtime_exec.wait(pid)

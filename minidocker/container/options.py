@@ -4,7 +4,6 @@
 """Docker's create/run flags beyond chapter 6's first part, as edits of a new container's
 bundle and record (`extras` of container.lifecycle.create): --restart, --stop-signal,
 --stop-timeout, --memory-swap, -v/--mount."""
-from minidocker.container.bundle import parse_bytes
 from minidocker.errors import MinidockerError
 
 POLICIES = ("no", "always", "on-failure", "unless-stopped")
@@ -40,4 +39,32 @@ def stop_extra(signal: str | None, timeout: int | None):
             record["Config"]["StopSignal"] = signal or image["StopSignal"]
         if timeout is not None:
             record["Config"]["StopTimeout"] = timeout
+    return apply
+
+
+# %% notebooks/06a_lifecycle.ipynb cell 871e68e6
+INIT_PATH = "/sbin/docker-init"          # where Docker puts its init inside the container
+INIT_BINARIES = ("docker-init", "tini-static")   # Docker's own name; Debian's static tini
+
+
+def init_binary() -> str:
+    """The host's docker-init (tini, statically linked: an image may have no libc at all)."""
+    import shutil
+    for name in INIT_BINARIES:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise MinidockerError('exec: "docker-init": executable file not found in $PATH')
+
+
+def init_extra(enabled: bool):
+    """--init, as dockerd: tini becomes PID 1 with the command as its child; it forwards
+    signals and reaps orphans. Bind-mounted read-only from the host at /sbin/docker-init."""
+    source = init_binary() if enabled else None          # checked before anything is made
+    def apply(spec: dict, record: dict):
+        if enabled:
+            record["HostConfig"]["Init"] = True
+            spec["process"]["args"] = [INIT_PATH, "--", *spec["process"]["args"]]
+            spec["mounts"].append({"destination": INIT_PATH, "type": "bind", "source": source,
+                                   "options": ["bind", "ro"]})
     return apply

@@ -55,7 +55,7 @@ def _process(process: dict, seccomp_filter, report: int, console_fd: int):
     try:
         if process.get("terminal"):
             os.setsid()
-            console.make_console(console_fd, (process.get("user") or {}).get("uid", 0))
+            console.make_console(console_fd, (process.get("user") or {}).get("uid", 0), process.get("consoleSize"))
         os.chdir(process.get("cwd") or "/")
         env = _environment(process)
         executable = find_executable(process["args"][0], env)
