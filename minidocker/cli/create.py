@@ -7,6 +7,7 @@ Also the home of the flags this chapter adds to `run` and `create` (`add_lifecyc
 `lifecycle_extras`); the rest are run's own (cli.run.add_container_options)."""
 import argparse
 
+from minidocker.cli.network import add_run_options as add_network_options, run_extra as network_extra
 from minidocker.errors import UsageError
 
 
@@ -18,6 +19,7 @@ def add_lifecycle_options(parser):
     option("--restart", default="no", help="restart policy: no, on-failure[:max-retries], always, unless-stopped")
     option("--stop-signal", help="signal to stop the container")
     option("--stop-timeout", type=int, help="timeout (in seconds) to stop a container")
+    add_network_options(parser)                         # chapter 6b: --network, -p, -P, --dns, ...
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 9d11b28a
@@ -43,7 +45,7 @@ def lifecycle_extras(args, run_options) -> list:
         raise UsageError("Conflicting options: --restart and --rm")
     run_options.env = {**parse_env(read_env_files(args.env_file)), **run_options.env}
     return [options.restart_extra(options.restart_policy(args.restart)),
-            options.stop_extra(args.stop_signal, args.stop_timeout), mounts.volumes_extra(points)]
+            options.stop_extra(args.stop_signal, args.stop_timeout), mounts.volumes_extra(points), network_extra(args)]
 
 
 def register(verbs):

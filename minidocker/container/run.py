@@ -120,6 +120,7 @@ def run(image: str, options: RunOptions, extras=()) -> int:
     """Docker's `run` in the foreground: the container's exit status, or a MinidockerError.
     `extras` edit the new bundle and record (volumes, restart policy: chapter 6, second part)."""
     check_host()
+    from minidocker.network import wiring as network
     if not options.rootfs:
         pull_if_needed(image, options.pull)
     with Forwarder(_record.runtime_root()) as forwarder:      # signals are ours before anything forks
@@ -131,6 +132,7 @@ def run(image: str, options: RunOptions, extras=()) -> int:
             if extras:
                 from minidocker.container.lifecycle import edit_bundle
                 edit_bundle(record, extras)
+            network.start(record)          # chapter 6b: the sandbox, before the runtime makes the container
             state.update(Status="running", Running=True, StartedAt=_record.now())
             _record.save(record)
             status = forwarder.run(directory / "bundle")
@@ -140,6 +142,7 @@ def run(image: str, options: RunOptions, extras=()) -> int:
             state.update(Status="created", ExitCode=error.exit_code)
             raise
         finally:
+            network.detach(record["ID"])
             state.update(Running=False, FinishedAt=_record.now())
             layer.unmount_rootfs(directory)
             if options.remove:

@@ -198,6 +198,8 @@ class Restarts:
             runtime.delete(self.root, self.id, force=True)
         except runtime_state.ContainerNotFound:     # `rm -f` got there first
             pass
+        from minidocker.network import detach
+        detach(self.id)                             # chapter 6b: veth, lease and rules go with the run
         if self.stdin is not None:
             os.close(self.stdin)
             self.stdin = None
@@ -285,6 +287,8 @@ class Loop:
 
     def close(self):
         """The container is gone for good: free the host, and with --rm its record too."""
+        from minidocker.network import detach
+        detach(self.id)
         for client in list(self.clients):
             self.drop(client)
         self.server.close()
@@ -332,6 +336,8 @@ class Supervisor(Output, Control, Restarts, Loop):
 
     def create(self):
         """The runtime's create, with the container's stdio ours: pipes, or a pty's master."""
+        from minidocker.network import wiring
+        wiring.start(_status.load(self.id))      # chapter 6b: its network first; detached when the run ends
         null = os.open(os.devnull, os.O_RDWR)
         ours = theirs = None
         if self.tty:
