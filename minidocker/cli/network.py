@@ -99,7 +99,7 @@ def register(verbs):
         p.set_defaults(func=_exit_1(func))
 
 
-# %% notebooks/06b_networking.ipynb cell 366df3b9
+# %% notebooks/06b_networking.ipynb cell 86452fce
 def add_run_options(parser):
     """The network flags of `run` and `create` (chapter 6b), Docker's names and defaults."""
     option = parser.add_argument

@@ -114,7 +114,9 @@ def plug(netns: Path, host_name: str, inside_name: str, bridge: str, address: st
                      peer={"ifname": inside_name, "net_ns_fd": fd, "mtu": mtu})
         finally:
             os.close(fd)
-        ipr.link("set", index=index(ipr, host_name), master=index(ipr, bridge), state="up")
+        host = index(ipr, host_name)
+        ipr.link("set", index=host, master=index(ipr, bridge), state="up")
+        ipr.brport("set", index=host, mode=1)      # hairpin: a container may reach its own published port
 
     def furnish():
         with netlink() as inside:
