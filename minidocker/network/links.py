@@ -22,7 +22,7 @@ def netlink(netns=None):
     """An IPRoute on the namespace bound at path `netns`, or on this process's own: that one is
     kept open and reused (a netlink socket costs milliseconds to set up), but never across a
     fork or a move into another namespace, where it would still speak to the old one."""
-    from pyroute2 import IPRoute     # a heavy import: only the commands that network pay for it
+    IPRoute = iproute_class()        # a heavy import: only the commands that network pay for it
     if netns:
         with IPRoute(netns=str(netns)) as ipr:
             yield ipr
@@ -32,6 +32,29 @@ def netlink(netns=None):
         _host.clear()
         _host[key] = IPRoute()
     yield _host[key]
+
+
+def iproute_class():
+    """pyroute2's IPRoute without running the package's __init__, which imports every family
+    pyroute2 has (ndb, ipdb, conntrack, ...): half of its import time, on every networked start.
+    The bare package stands in only while IPRoute's own modules load; `import pyroute2` later
+    gets the real one."""
+    import importlib.util
+    import sys
+    import types
+    if "pyroute2" not in sys.modules:
+        spec = importlib.util.find_spec("pyroute2")
+        if spec is None:
+            raise MinidockerError("the bridge network needs pyroute2 (pip install pyroute2): or use --network none")
+        bare = sys.modules["pyroute2"] = types.ModuleType("pyroute2")
+        bare.__path__, bare.__spec__ = list(spec.submodule_search_locations), spec
+        try:
+            from pyroute2.iproute.linux import IPRoute
+        finally:
+            del sys.modules["pyroute2"]
+        return IPRoute
+    from pyroute2 import IPRoute
+    return IPRoute
 
 
 def sysctl(key: str, value):
