@@ -68,26 +68,22 @@ def create_netns(path: Path):
     `ip netns add` and podman do): it outlives every process in it until remove_netns."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
-    pid = os.fork()
-    if pid == 0:                      # only a child changes namespace; the caller stays home
-        status = 1
-        try:
-            libc.unshare(libc.CLONE_NEWNET)
-            loopback_up()
-            sysctl("net.ipv4.ping_group_range", "0 2147483647")   # ping without CAP_NET_RAW, as Docker
-            libc.mount("/proc/self/ns/net", str(path), None, libc.MS_BIND)
-            status = 0
-        finally:
-            os._exit(status)
-    _, status = os.waitpid(pid, 0)
-    if status != 0:
+
+    def bind():
+        libc.unshare(libc.CLONE_NEWNET)                        # this thread only, until inside() returns
+        loopback_up()
+        sysctl("net.ipv4.ping_group_range", "0 2147483647")   # ping without CAP_NET_RAW, as Docker
+        libc.mount("/proc/thread-self/ns/net", str(path), None, libc.MS_BIND)
+    try:
+        inside(None, bind)
+    except OSError as error:
         path.unlink(missing_ok=True)
-        raise MinidockerError(f"could not create a network namespace at {path}")
+        raise MinidockerError(f"could not create a network namespace at {path}: {error}") from None
 
 
 def enter(netns):
-    """Move the calling process (a forked child, never a Jupyter kernel) into the network
-    namespace bound at `netns`."""
+    """Move the calling thread (of a CLI or a forked child, never a Jupyter kernel's) into the
+    network namespace bound at `netns`."""
     fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
     try:
         libc.setns(fd, libc.CLONE_NEWNET)
@@ -142,31 +138,29 @@ def plug(netns: Path, host_name: str, inside_name: str, bridge: str, address: st
         ipr.brport("set", index=host, mode=1)      # hairpin: a container may reach its own published port
 
     def furnish():
-        with netlink() as inside:
-            eth = index(inside, inside_name)
-            inside.link("set", index=eth, address=mac, state="up")
-            inside.addr("add", index=eth, address=address, prefixlen=prefixlen)
+        with iproute_class()() as there:              # a socket of the container's namespace
+            eth = index(there, inside_name)
+            there.link("set", index=eth, address=mac, state="up")
+            there.addr("add", index=eth, address=address, prefixlen=prefixlen)
             if gateway:
-                inside.route("add", dst="0.0.0.0/0", gateway=gateway)
+                there.route("add", dst="0.0.0.0/0", gateway=gateway)
     inside(netns, furnish)
 
 
 # %% notebooks/06b_networking.ipynb cell eec57112
 def inside(netns, function):
-    """Call `function` in a child moved into the namespace at `netns` (one fork: cheaper than
-    pyroute2's own way into a namespace, which forks a helper for every socket)."""
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
+    """Call `function` with this thread in the namespace at `netns` (None: `function` makes its
+    own), then bring it home. No fork: a forked Python pays for its copy and a netlink set-up of
+    its own. Sockets made meanwhile stay in that namespace. The engine runs in a CLI, a
+    supervisor or a lab's child, never in a Jupyter kernel's thread (chapter 1's trap)."""
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if netns:
             enter(netns)
-            function()
-            status = 0
-        finally:
-            os._exit(status)
-    _, status = os.waitpid(pid, 0)
-    if status != 0:
-        raise MinidockerError(f"configuring the network namespace {netns} failed")
+        return function()
+    finally:
+        libc.setns(home, libc.CLONE_NEWNET)
+        os.close(home)
 
 
 def remove_link(name: str):
