@@ -29,7 +29,8 @@ def check(options: NetworkOptions) -> dict:
     if mode == "container" and (bindings or options.hostname or not target):
         what = "port publishing" if bindings else "hostname" if options.hostname else "container"
         raise NetworkError(f"conflicting options: {what} and the container type network mode")
-    user = mode not in ("none", "host", "container") and store.find(options.network)["Name"] != store.DEFAULT_NETWORK
+    user = mode not in ("none", "host", "container", store.DEFAULT_NETWORK) and \
+        store.find(options.network)["Name"] != store.DEFAULT_NETWORK
     if options.aliases and not user:
         raise NetworkError("network-scoped alias is supported only for containers in user defined networks")
     return {"NetworkMode": options.network, "PortBindings": bindings, "PublishAllPorts": options.publish_all,
