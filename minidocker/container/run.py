@@ -150,6 +150,8 @@ def run(image: str, options: RunOptions, extras=()) -> int:
                     from minidocker.volume.store import remove_anonymous
                     remove_anonymous(record)
                 _record.remove(record)
+                from minidocker.container.listing import collect_if_orphaned
+                collect_if_orphaned(record)      # its image was `rmi -f`ed while it ran: the layers go now
             else:
                 _record.save(record)
 
