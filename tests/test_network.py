@@ -77,6 +77,7 @@ def side_netns(directory: Path, name: str, bridge: str, host_address: str, addre
 def serve(netns, proto: str, port: int) -> int:
     """A server in `netns` that answers every client with the address it came from."""
     from minidocker.network import links
+    ready_read, ready_write = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
@@ -87,6 +88,8 @@ def serve(netns, proto: str, port: int) -> int:
             sock.bind(("0.0.0.0", port))
             if proto == "tcp":
                 sock.listen()
+            os.write(ready_write, b"ready")
+            if proto == "tcp":
                 while True:
                     conn, peer = sock.accept()
                     conn.sendall(peer[0].encode())
@@ -96,7 +99,9 @@ def serve(netns, proto: str, port: int) -> int:
                 sock.sendto(peer[0].encode(), peer)
         finally:
             os._exit(0)
-    time.sleep(0.2)
+    os.close(ready_write)
+    assert os.read(ready_read, 5) == b"ready", "the test's server did not start"     # it listens now
+    os.close(ready_read)
     return pid
 
 
@@ -425,6 +430,16 @@ def ok(result):
     return result.stdout
 
 
+def http_get(url: str) -> str:
+    """A page fetched from this namespace, asked again while the server is still starting (10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        got = subprocess.run(["wget", "-qO-", url], capture_output=True, text=True, timeout=10)
+        if got.returncode == 0 or time.monotonic() > deadline:
+            return got.stdout
+        time.sleep(0.1)
+
+
 def our_veths() -> list:
     from minidocker.network import links
     return sorted(link["name"] for link in links.describe() if link["name"].startswith(links.HOST_PREFIX))
@@ -444,15 +459,14 @@ def test_cli_default_bridge_ping_published_tcp_udp_nat_and_hairpin(lab_env, dock
         assert ok(docker("port", "web")) == "80/tcp -> 0.0.0.0:8080\n5353/udp -> 0.0.0.0:5353\n"
         udp, internet = serve(netns, "udp", 5353), serve(internet_ns, "tcp", 7000)
         try:
+            short = inspect(docker, "web", ".Id")[:12]
+            assert http_get("http://127.0.0.1:8080/hostname") == short + "\n"        # httpd listens
             out = ok(docker("run", "--rm", "busybox", "sh", "-c", f"ping -c1 -W3 {address} && wget -qO- "
                             f"http://{address}/hostname && ip -o -4 addr show eth0 && nc 203.0.113.2 7000 </dev/null"))
             assert "1 packets received" in out and "inet 172.17.0.3/16" in out
             assert out.rstrip().endswith("203.0.113.1")                 # outbound NAT: the internet sees the host
-            short = inspect(docker, "web", ".Id")[:12]
             for host in ("127.0.0.1", "172.17.0.1", "198.51.100.1"):    # the host itself, through the DNAT
-                got = subprocess.run(["wget", "-qO-", f"http://{host}:8080/hostname"], capture_output=True, text=True,
-                                     timeout=10).stdout
-                assert got == short + "\n", host
+                assert http_get(f"http://{host}:8080/hostname") == short + "\n", host
             answer = ask("198.51.100.1", 8080, netns=client_ns, payload=b"GET /hostname HTTP/1.0\r\n\r\n")
             assert answer.startswith("HTTP/1.1 200") and short in answer             # TCP from outside
             assert ask("198.51.100.1", 5353, "udp", netns=client_ns) == "198.51.100.2"   # UDP from outside
@@ -545,11 +559,9 @@ def test_cli_create_start_stop_restart_policy_attach_each_run(lab_env, docker):
                   "--dns", "192.0.2.53", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"))
         assert inspect(docker, "web", ".HostConfig.NetworkMode") == "bridge" and our_veths() != []
         ok(docker("start", "web"))
-        time.sleep(0.3)
         for name, text in (("hostname", "www\n"), ("hosts", "10.1.2.3\tdb\n172.17.0.2\twww\n"),
                            ("resolv.conf", "nameserver 192.0.2.53\n")):
-            got = subprocess.run(["wget", "-qO-", f"http://127.0.0.1:8083/{name}"], capture_output=True, text=True,
-                                 timeout=10).stdout
+            got = http_get(f"http://127.0.0.1:8083/{name}")
             assert text in got, (name, got)
         ok(docker("stop", "-t", "1", "web"))
         assert our_veths() == [] and inspect(docker, "web", ".NetworkSettings.IPAddress") == ""
