@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Chapter 6b's benchmark, all of it inside a fresh network namespace that plays the host:
-#  1. a container start+exit of `true` with the bridge network (attach, join the netns, detach)
-#     vs the same with --network none: the network's cost on a start (goal: ≤ 15 ms more);
+#  1. `minidocker run --rm --network bridge busybox true` (attach, join the netns, detach) vs the
+#     same with --network none: the network's cost on a start (goal: ≤ 15 ms more);
 #     and the same attach+detach in a warm process (what it costs without Python's imports);
 #  2. iperf3, 1 GiB from an outside client namespace, through a published port vs through a plain
 #     veth + DNAT made by hand (goal: ≥ 0.9× the throughput; the data path is the kernel's), the
@@ -30,9 +30,10 @@ trap cleanup EXIT
 sh scripts/mkrootfs-busybox "$work/rootfs"
 "$PY" -m compileall -q minidocker >/dev/null 2>&1 || true
 B="$PY bench/network_bench.py"
+"$PY" -m minidocker import "$work/rootfs" busybox:latest >/dev/null
 hyperfine -N --warmup 3 --runs ${RUNS:-30} --export-json "$work/start.json" \
-  -n "network none" "$B start none $work $work/rootfs" \
-  -n "network bridge" "$B start bridge $work $work/rootfs"
+  -n "network none" "$PY -m minidocker run --rm --network none busybox true" \
+  -n "network bridge" "$PY -m minidocker run --rm --network bridge busybox true"
 "$PY" bench/ratios.py "$work/start.json"
 "$PY" - "$work/start.json" <<'PYEOF'
 import json, sys
@@ -59,7 +60,6 @@ network_config_dir = "$work/cni"
 CONF
 export CONTAINERS_CONF=$work/containers.conf
 podman="podman --root $work/podman --runroot $work/podman-run --tmpdir $work/podman-tmp --storage-driver vfs --runtime runc"
-"$PY" -m minidocker import "$work/rootfs" busybox:latest >/dev/null
 "$PY" -m minidocker save -o "$work/busybox.tar" busybox:latest
 $podman load -q -i "$work/busybox.tar" >/dev/null
 hyperfine -N --warmup 2 --runs ${PODMAN_RUNS:-10} --export-json "$work/podman.json" \

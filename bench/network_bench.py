@@ -1,8 +1,5 @@
 """The network benchmark's driver (bench/network.sh runs it inside `unshare --net`, a lab host).
 
-    network_bench.py start MODE WORK ROOTFS   one container start+exit of `true`: MODE none (the
-                                               runtime's own empty netns) or bridge (attach, join
-                                               our netns, detach), in one process as `run` will
     network_bench.py warm WORK N               N attach+detach in one warm process: ms each
     network_bench.py throughput WORK           iperf3 through a published port vs a veth+DNAT made
                                                by hand, both from an outside client namespace
@@ -17,34 +14,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minidocker import network  # noqa: E402
-
-
-def bundle(work: Path, rootfs: str, attachment=None) -> Path:
-    from minidocker.runtime.spec import default_spec
-    path = work / f"bundle-{os.getpid()}"
-    path.mkdir()
-    spec = default_spec()
-    spec["root"] = {"path": rootfs, "readonly": True}
-    spec["process"].update(terminal=False, args=["true"])
-    spec["linux"]["cgroupsPath"] = f"minidocker-bench/{path.name}"
-    if attachment:
-        attachment.apply_to_spec(spec)
-    (path / "config.json").write_text(json.dumps(spec))
-    return path
-
-
-def start(mode: str, work: Path, rootfs: str):
-    from minidocker.runtime import commands
-    cid = f"{os.getpid():064d}"
-    attachment = network.attach(cid, "bench") if mode == "bridge" else None
-    try:
-        path = bundle(work, rootfs, attachment)
-        status = commands.run(work / "runtime", path.name, path)
-        assert status == 0, status
-    finally:
-        if attachment:
-            network.detach(cid)
-        subprocess.run(["rm", "-rf", str(work / f"bundle-{os.getpid()}")])
 
 
 def warm(work: Path, count: int):
@@ -133,9 +102,7 @@ def throughput(work: Path, runs: int):
 
 if __name__ == "__main__":
     verb = sys.argv[1]
-    if verb == "start":
-        start(sys.argv[2], Path(sys.argv[3]), sys.argv[4])
-    elif verb == "warm":
+    if verb == "warm":
         warm(Path(sys.argv[2]), int(sys.argv[3]))
     else:
         throughput(Path(sys.argv[2]), int(sys.argv[3]))

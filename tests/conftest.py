@@ -8,6 +8,17 @@ import pytest
 from support import mkrootfs, processes, require_root
 
 
+def pytest_configure(config):
+    """As root, the whole session runs in a network namespace of its own (lo up): the default
+    bridge, veths and NAT rules of every `run` (Docker's default network is the bridge) are made
+    there, never on the host's network — nor by the notebooks and tools the tests start."""
+    if os.geteuid() == 0:
+        from minidocker.runtime import libc
+        from minidocker.runtime.namespaces import loopback_up
+        libc.unshare(libc.CLONE_NEWNET)
+        loopback_up()
+
+
 @pytest.fixture(scope="session")
 def busybox_rootfs(tmp_path_factory):
     """A read-mostly busybox rootfs shared by the whole session: don't write into it."""
@@ -84,7 +95,9 @@ def _host_state():
         except OSError:
             return ""
     mounts = sorted(line.split()[4] for line in read("/proc/self/mountinfo").splitlines())
-    links = sorted(os.listdir("/sys/class/net")) if os.path.isdir("/sys/class/net") else []
+    links = sorted(os.listdir("/sys/class/net")) if os.path.isdir("/sys/class/net") else []   # the host's
+    session = [line.split(":")[0].strip() for line in read("/proc/net/dev").splitlines()[2:]]  # the session's
+    links += sorted(f"{name} (session netns)" for name in session if name != "minidocker0")  # a bridge stays, as docker0
     cgroups = sorted(str(p) for p in Path("/sys/fs/cgroup").glob("**/minidocker*") if p.is_dir())
     netns = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
     runtime = sorted(os.listdir("/run/minidocker/runtime")) if os.path.isdir("/run/minidocker/runtime") else []

@@ -1,6 +1,6 @@
 """Images come from strangers: symlinks and odd file types where the engine and the runtime
 create, read or mount things (/dev, /etc/passwd, /etc/group, /proc, /sys, the working directory,
-the /etc/hostname and /etc/hosts mount targets). On the engine path (`run IMAGE`), nothing
+the /etc/hostname, /etc/hosts and /etc/resolv.conf mount targets). On the engine path (`run IMAGE`), nothing
 outside the image's root may be created, read, followed or hung on: a one-line error, or a
 harmless run. Every run has a timeout; a sentinel host directory must stay empty."""
 import os, shutil, subprocess
@@ -56,7 +56,8 @@ def one_line_or_harmless(result):
         (result.returncode, result.stderr)
 
 
-@pytest.mark.parametrize("target", ["/dev", "/proc", "/sys", "/etc/hostname", "/etc/hosts", "/tmp/workdir"])
+@pytest.mark.parametrize("target", ["/dev", "/proc", "/sys", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf",
+                                    "/tmp/workdir"])
 def test_a_symlink_to_a_host_directory(hostile, sentinel, target):
     def change(rootfs):
         path = rootfs / target.lstrip("/")

@@ -37,8 +37,9 @@ def test_a_mount_made_inside_is_invisible_outside(minidocker, busybox_rootfs):
 
 
 def test_only_loopback_in_the_network_namespace_and_it_is_up(minidocker, busybox_rootfs):
-    assert output(minidocker, busybox_rootfs, "ls", "/sys/class/net") == (0, "lo\n")
-    assert "UP" in output(minidocker, busybox_rootfs, "ip", "link", "show", "lo")[1]
+    none = ("--network", "none")              # Docker's default, the bridge, adds eth0 (chapter 6b)
+    assert output(minidocker, busybox_rootfs, *none, "ls", "/sys/class/net") == (0, "lo\n")
+    assert "UP" in output(minidocker, busybox_rootfs, *none, "ip", "link", "show", "lo")[1]
 
 
 def test_ipc_objects_of_the_host_are_invisible(minidocker, busybox_rootfs):

@@ -77,6 +77,7 @@ def side_netns(directory: Path, name: str, bridge: str, host_address: str, addre
 def serve(netns, proto: str, port: int) -> int:
     """A server in `netns` that answers every client with the address it came from."""
     from minidocker.network import links
+    ready_read, ready_write = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
@@ -87,6 +88,8 @@ def serve(netns, proto: str, port: int) -> int:
             sock.bind(("0.0.0.0", port))
             if proto == "tcp":
                 sock.listen()
+            os.write(ready_write, b"ready")
+            if proto == "tcp":
                 while True:
                     conn, peer = sock.accept()
                     conn.sendall(peer[0].encode())
@@ -96,7 +99,9 @@ def serve(netns, proto: str, port: int) -> int:
                 sock.sendto(peer[0].encode(), peer)
         finally:
             os._exit(0)
-    time.sleep(0.2)
+    os.close(ready_write)
+    assert os.read(ready_read, 5) == b"ready", "the test's server did not start"     # it listens now
+    os.close(ready_read)
     return pid
 
 
@@ -407,5 +412,199 @@ def test_embedded_dns_forwards_other_names_from_the_hosts_namespace(lab_env):
             networks.remove("app")
         finally:
             stop_servers(resolver)
+        nothing_left()
+    in_lab(scenario)
+
+
+# The command line: `run`, `create`, `start`, `ps`, `inspect`, `port`, `rm` with the network wired
+# in, each scenario in a lab host of its own (the CLI inherits the lab's namespace).
+
+def inspect(docker, name: str, field: str) -> str:
+    result = docker("inspect", "-f", "{{" + field + "}}", name)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def ok(result):
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def http_get(url: str) -> str:
+    """A page fetched from this namespace, asked again while the server is still starting (10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        got = subprocess.run(["wget", "-qO-", url], capture_output=True, text=True, timeout=10)
+        if got.returncode == 0 or time.monotonic() > deadline:
+            return got.stdout
+        time.sleep(0.1)
+
+
+def our_veths() -> list:
+    from minidocker.network import links
+    return sorted(link["name"] for link in links.describe() if link["name"].startswith(links.HOST_PREFIX))
+
+
+def test_cli_default_bridge_ping_published_tcp_udp_nat_and_hairpin(lab_env, docker):
+    directory, _ = lab_env
+
+    def scenario():
+        from minidocker.network import links
+        client_ns = side_netns(directory, "client", "wan0", "198.51.100.1", "198.51.100.2")
+        internet_ns = side_netns(directory, "inet", "inet0", "203.0.113.1", "203.0.113.2")
+        ok(docker("run", "-d", "--name", "web", "-p", "8080:80", "-p", "5353:5353/udp", "busybox",
+                  "httpd", "-f", "-p", "80", "-h", "/etc"))
+        address, netns = inspect(docker, "web", ".NetworkSettings.IPAddress"), inspect(docker, "web", ".NetworkSettings.SandboxKey")
+        assert address == "172.17.0.2" and "0.0.0.0:8080->80/tcp, 0.0.0.0:5353->5353/udp" in ok(docker("ps"))
+        assert ok(docker("port", "web")) == "80/tcp -> 0.0.0.0:8080\n5353/udp -> 0.0.0.0:5353\n"
+        udp, internet = serve(netns, "udp", 5353), serve(internet_ns, "tcp", 7000)
+        try:
+            short = inspect(docker, "web", ".Id")[:12]
+            assert http_get("http://127.0.0.1:8080/hostname") == short + "\n"        # httpd listens
+            out = ok(docker("run", "--rm", "busybox", "sh", "-c", f"ping -c1 -W3 {address} && wget -qO- "
+                            f"http://{address}/hostname && ip -o -4 addr show eth0 && nc 203.0.113.2 7000 </dev/null"))
+            assert "1 packets received" in out and "inet 172.17.0.3/16" in out
+            assert out.rstrip().endswith("203.0.113.1")                 # outbound NAT: the internet sees the host
+            for host in ("127.0.0.1", "172.17.0.1", "198.51.100.1"):    # the host itself, through the DNAT
+                assert http_get(f"http://{host}:8080/hostname") == short + "\n", host
+            answer = ask("198.51.100.1", 8080, netns=client_ns, payload=b"GET /hostname HTTP/1.0\r\n\r\n")
+            assert answer.startswith("HTTP/1.1 200") and short in answer             # TCP from outside
+            assert ask("198.51.100.1", 5353, "udp", netns=client_ns) == "198.51.100.2"   # UDP from outside
+            hairpin = docker("exec", "web", "timeout", "5", "wget", "-qO-", "http://198.51.100.1:8080/hostname")
+            assert hairpin.stdout == short + "\n", hairpin.stderr         # a container to its own published port
+        finally:
+            stop_servers(udp, internet)
+        assert ok(docker("rm", "-f", "web")) == "web\n"
+        for path in (client_ns, internet_ns):
+            links.remove_netns(path)
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_cli_user_network_names_later_containers_tcp_dns_and_isolation(lab_env, docker):
+    def scenario():
+        from minidocker.network import lab
+        ok(docker("network", "create", "--subnet", "10.10.0.0/24", "app"))
+        ok(docker("network", "create", "--subnet", "10.20.0.0/24", "other"))
+        ok(docker("run", "-d", "--name", "db", "--network", "app", "--network-alias", "database", "busybox", "sleep", "60"))
+        out = ok(docker("run", "--rm", "--network", "app", "busybox", "sh", "-c",
+                        "cat /etc/resolv.conf; ping -c1 -W3 db && nslookup database"))
+        assert out.startswith("nameserver 127.0.0.11\n") and "1 packets received" in out and out.count("10.10.0.2") >= 2
+        ok(docker("run", "-d", "--name", "later", "--network", "app", "busybox", "sleep", "60"))
+        later = inspect(docker, "later", ".NetworkSettings.Networks.app.IPAddress")
+        assert later.startswith("10.10.0.") and later in ok(docker("run", "--rm", "--network", "app", "busybox", "nslookup", "later"))
+
+        def over_tcp():                                            # DNS over TCP, from the container's namespace
+            from dnslib import DNSRecord
+            reply = DNSRecord.parse(DNSRecord.question("later").send("127.0.0.11", 53, tcp=True, timeout=3))
+            assert [str(rr.rdata) for rr in reply.rr] == [later], reply
+        lab.run_in(over_tcp, netns=inspect(docker, "db", ".NetworkSettings.SandboxKey"))
+        isolated = docker("run", "--rm", "--network", "other", "busybox", "ping", "-c1", "-W2", "10.10.0.2")
+        assert isolated.returncode != 0 and "0 packets received" in isolated.stdout        # networks are isolated
+        refused = docker("network", "rm", "app")
+        assert refused.returncode == 1 and refused.stderr.endswith("has active endpoints\n")
+        assert ok(docker("rm", "-f", "db", "later")) == "db\nlater\n"
+        assert ok(docker("network", "rm", "app", "other")) == "app\nother\n"
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_cli_ipam_under_20_concurrent_runs(lab_env, docker):
+    directory, _ = lab_env
+    sync = directory / "sync"
+    sync.mkdir()
+
+    def scenario():
+        script = "ip -o -4 addr show eth0; while [ ! -e /sync/go ]; do sleep 0.1; done"
+        runs = [subprocess.Popen(docker.argv("run", "--rm", "-v", f"{sync}:/sync", "busybox", "sh", "-c", script),
+                                 env=docker.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(20)]
+        try:
+            lines = [run.stdout.readline() for run in runs]          # all 20 hold their address at once
+        finally:
+            (sync / "go").touch()
+        for run in runs:
+            assert run.wait(timeout=120) == 0, run.stderr.read()
+        addresses = [line.split()[3] for line in lines]
+        assert len(set(addresses)) == 20 and all(a.startswith("172.17.") for a in addresses), lines
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_cli_killed_run_or_supervisor_leave_nothing(lab_env, docker):
+    def scenario():
+        from minidocker.container import status
+        runner = subprocess.Popen(docker.argv("run", "--name", "fg", "-p", "8081:80", "busybox", "sleep", "60"),
+                                  env=docker.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not our_veths() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        runner.kill()                                  # kill -9 of a foreground `run`: its container lives on...
+        runner.wait()
+        ok(docker("run", "--rm", "--network", "none", "busybox", "true"))   # ...but any attach reconciles its sandbox
+        assert our_veths() == [] and "8081" not in ok(docker("ps"))
+        ok(docker("run", "-d", "--name", "bg", "-p", "8082:80", "busybox", "sleep", "60"))
+        os.kill(status.supervisor_pid(inspect(docker, "bg", ".Id"))[0], signal.SIGKILL)   # its supervisor killed
+        assert ok(docker("network", "prune", "-f")) == ""                    # reconciles
+        assert our_veths() == []
+        assert ok(docker("rm", "-f", "fg", "bg")) == "fg\nbg\n"
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_cli_create_start_stop_restart_policy_attach_each_run(lab_env, docker):
+    def scenario():
+        ok(docker("create", "--name", "web", "-p", "8083:80", "--hostname", "www", "--add-host", "db:10.1.2.3",
+                  "--dns", "192.0.2.53", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"))
+        assert inspect(docker, "web", ".HostConfig.NetworkMode") == "bridge" and our_veths() != []
+        ok(docker("start", "web"))
+        for name, text in (("hostname", "www\n"), ("hosts", "10.1.2.3\tdb\n172.17.0.2\twww\n"),
+                           ("resolv.conf", "nameserver 192.0.2.53\n")):
+            got = http_get(f"http://127.0.0.1:8083/{name}")
+            assert text in got, (name, got)
+        ok(docker("stop", "-t", "1", "web"))
+        assert our_veths() == [] and inspect(docker, "web", ".NetworkSettings.IPAddress") == ""
+        ok(docker("start", "web"))
+        assert len(our_veths()) == 1 and inspect(docker, "web", ".NetworkSettings.IPAddress") == "172.17.0.2"
+        ok(docker("rm", "-f", "web"))
+        ok(docker("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c",
+                  "ip -o -4 addr show eth0 | wc -l; exit 3"))
+        assert ok(docker("wait", "flaky")) == "3\n"
+        assert ok(docker("logs", "flaky")).split() == ["1", "1", "1"]      # every run had its eth0
+        ok(docker("rm", "flaky"))
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_cli_bad_input_is_one_line_exit_125_and_leaves_nothing(lab_env, docker):
+    def scenario():
+        from minidocker.network import store
+        ok(docker("run", "-d", "--name", "holder", "-p", "8080:80", "busybox", "sleep", "60"))
+        held = our_veths()
+        blocker = socket.socket()
+        blocker.bind(("0.0.0.0", 9000))
+        try:
+            for args, message in (
+                    (["-p", "8080:80"], "Bind for 0.0.0.0:8080 failed: port is already allocated"),
+                    (["-p", "9000:80"], "failed to bind host port for 0.0.0.0:9000/tcp: address already in use"),
+                    (["-p", "80:http"], "invalid containerPort: http"),
+                    (["-p", "1:2:3:4"], "invalid port format for --publish: 1:2:3:4"),
+                    (["--network", "nowhere"], "network nowhere not found"),
+                    (["--dns", "x"], "x is not an ip address"),
+                    (["--add-host", "nocolon"], 'invalid argument "nocolon" for "--add-host" flag: bad format for '
+                                                'add-host: "nocolon"'),
+                    (["--network-alias", "a"], "network-scoped alias is supported only for containers in user "
+                                               "defined networks"),
+                    (["--network", "container:holder", "-p", "1:1"],
+                     "conflicting options: port publishing and the container type network mode")):
+                for detach in ([], ["-d"]):
+                    result = docker("run", "--rm", *detach, *args, "busybox", "true")
+                    assert (result.returncode, result.stderr) == (125, f"minidocker: {message}\n"), (args, result)
+                    assert our_veths() == held and len(store.endpoints()) == 1, args     # no veth, no lease
+        finally:
+            blocker.close()
+        assert ok(docker("ps", "-aq")).count("\n") == 1
+        ok(docker("rm", "-f", "holder"))
         nothing_left()
     in_lab(scenario)

@@ -7,6 +7,7 @@ Also the home of the flags this chapter adds to `run` and `create` (`add_lifecyc
 `lifecycle_extras`); the rest are run's own (cli.run.add_container_options)."""
 import argparse
 
+from minidocker.cli.network import add_run_options as add_network_options, run_extra as network_extra
 from minidocker.errors import UsageError
 
 
@@ -19,6 +20,7 @@ def add_lifecycle_options(parser):
     option("--stop-signal", help="signal to stop the container")
     option("--stop-timeout", type=int, help="timeout (in seconds) to stop a container")
     option("--init", action="store_true", help="run an init inside the container that forwards signals and reaps processes")
+    add_network_options(parser)                         # chapter 6b: --network, -p, -P, --dns, ...
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 9d11b28a
@@ -45,7 +47,8 @@ def lifecycle_extras(args, run_options) -> list:
     run_options.env = {**parse_env(read_env_files(args.env_file)), **run_options.env}
     return [options.restart_extra(options.restart_policy(args.restart)),
             options.stop_extra(args.stop_signal, args.stop_timeout), mounts.volumes_extra(points),
-            options.init_extra(args.init), stdin_once_extra(args.interactive and not getattr(args, "detach", True))]
+            options.init_extra(args.init), stdin_once_extra(args.interactive and not getattr(args, "detach", True)),
+            network_extra(args)]
 
 
 def stdin_once_extra(once: bool):

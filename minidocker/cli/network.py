@@ -97,3 +97,26 @@ def register(verbs):
         else:
             p.add_argument("-f", "--force", action="store_true", help="Force the container to disconnect")
         p.set_defaults(func=_exit_1(func))
+
+
+# %% notebooks/06b_networking.ipynb cell 86452fce
+def add_run_options(parser):
+    """The network flags of `run` and `create` (chapter 6b), Docker's names and defaults."""
+    option = parser.add_argument
+    option("--network", "--net", default="bridge", metavar="NETWORK",
+           help="connect the container to a network: bridge (default), none, host, container:NAME|ID, or a name")
+    option("-p", "--publish", action="append", default=[], metavar="[IP:][HOST:]PORT[/PROTO]",
+           help="publish a container's port to the host")
+    option("-P", "--publish-all", action="store_true", help="publish every exposed port to a free host port")
+    option("--expose", action="append", default=[], metavar="PORT[/PROTO]", help="expose a port")
+    option("--add-host", action="append", default=[], metavar="HOST:IP", help="add a line to /etc/hosts")
+    option("--dns", action="append", default=[], metavar="IP", help="set a DNS server")
+    option("--network-alias", action="append", default=[], metavar="ALIAS", help="add a network-scoped alias")
+
+
+def run_extra(args):
+    """The flags as an edit of the new container's record, checked now (one line, exit 125)."""
+    from minidocker.network import wiring
+    return wiring.extra(wiring.NetworkOptions(
+        network=args.network, publish=args.publish, publish_all=args.publish_all, exposed=args.expose,
+        hostname=args.hostname, add_hosts=args.add_host, dns=args.dns, aliases=args.network_alias))

@@ -11,6 +11,7 @@ from minidocker.container import record as _record, status as _status
 
 def inspect_container(record: dict) -> dict:
     """Docker's ContainerInspect shape, from the record (refreshed by the caller)."""
+    from minidocker.network.wiring import settings as network_settings     # chapter 6b
     config, state = record["Config"], record["State"]
     directory = _record.directory(record)
     defaults = {"Status": "created", "Running": False, "Paused": False, "Restarting": False, "OOMKilled": False,
@@ -29,7 +30,8 @@ def inspect_container(record: dict) -> dict:
                                                         "WorkDir": str(directory / "work"),
                                                         "MergedDir": str(directory / "bundle/rootfs")}},
             "Mounts": [{k: v for k, v in m.items() if k != "Copy"} for m in record.get("Mounts") or []],
-            "Config": {k: v for k, v in config.items() if k != "EnvOverrides"}}
+            "Config": {k: v for k, v in config.items() if k != "EnvOverrides"},
+            "NetworkSettings": network_settings(record)}
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 23318c44

@@ -74,6 +74,7 @@ def ellipsis(text: str, width: int) -> str:
 # %% notebooks/06_containers.ipynb cell 2f5c6e55
 def ps(all_containers=False, quiet=False, no_trunc=False) -> str:
     from minidocker.container.status import refresh          # chapter 6, second part: supervisors
+    from minidocker.network import ps_ports                   # chapter 6b
     records = sorted(map(refresh, _record.all_records()), key=lambda r: r["Created"], reverse=True)
     shown = [r for r in records if all_containers or running(r)]
     if quiet:
@@ -83,7 +84,7 @@ def ps(all_containers=False, quiet=False, no_trunc=False) -> str:
         command = shlex.join(r["Config"]["Cmd"])
         lines.append("\t".join([r["ID"] if no_trunc else r["ID"][:12], r["Config"]["Image"],
                                 f'"{command if no_trunc else ellipsis(command, 20)}"',
-                                since(_timestamp(r["Created"])), status(r), "", r["Name"].lstrip("/")]))
+                                since(_timestamp(r["Created"])), status(r), ps_ports(r["ID"]), r["Name"].lstrip("/")]))
     return tabwrite(lines)
 
 
@@ -119,6 +120,8 @@ def release(record: dict):
         with contextlib.suppress(MinidockerError):
             cgroups.lookup(_cgroup_path(record)).destroy()
     layer.unmount_rootfs(_record.directory(record))
+    from minidocker.network import detach
+    detach(record["ID"])                     # chapter 6b: the sandbox a killed runner left
 
 
 def _cgroup_path(record: dict) -> str:

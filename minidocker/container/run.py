@@ -11,7 +11,6 @@ from minidocker.container.signals import Forwarder
 from minidocker.errors import MinidockerError
 from minidocker.image import reference
 from minidocker.image.store import ImageNotFound, Store
-from minidocker.runtime import commands as runtime
 from minidocker.runtime.namespaces import check_host
 
 
@@ -136,6 +135,7 @@ def run(image: str, options: RunOptions, extras=()) -> int:
     """Docker's `run` in the foreground: the container's exit status, or a MinidockerError.
     `extras` edit the new bundle and record (volumes, restart policy: chapter 6, second part)."""
     check_host()
+    from minidocker.network import wiring as network
     if not options.rootfs:
         pull_if_needed(image, options.pull)
     with Forwarder(_record.runtime_root()) as forwarder:      # signals are ours before anything forks
@@ -145,6 +145,7 @@ def run(image: str, options: RunOptions, extras=()) -> int:
         directory = _record.directory(record)
         state = record["State"]
         try:
+            network.start(record)          # chapter 6b: the sandbox, before the runtime makes the container
             status = forwarder.run(directory / "bundle")
             state.update(Status="exited", ExitCode=status)
             return status
@@ -152,10 +153,13 @@ def run(image: str, options: RunOptions, extras=()) -> int:
             state.update(Status="created", ExitCode=error.exit_code)
             raise
         finally:
+            network.detach(record["ID"])
             state.update(Running=False, FinishedAt=_record.now())
             layer.unmount_rootfs(directory)
             if options.remove:
                 discard(record)
+                from minidocker.container.listing import collect_if_orphaned
+                collect_if_orphaned(record)      # its image was `rmi -f`ed while it ran: the layers go now
             else:
                 _record.save(record)
 

@@ -95,7 +95,10 @@ def control(container_id: str, request: str) -> socket.socket:
 def ask(container_id: str, request: str) -> str:
     """One request, one reply line ("ok" or "error CODE message")."""
     with control(container_id, request) as sock:
-        reply = sock.makefile("rb").readline().decode().strip()
+        try:
+            reply = sock.makefile("rb").readline().decode().strip()
+        except OSError:                       # it closed on us: ending, after a failed create
+            reply = ""
     word, _, rest = reply.partition(" ")
     if word != "ok":
         code, _, message = rest.partition(" ")

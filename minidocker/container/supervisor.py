@@ -44,7 +44,13 @@ def launch(container_id: str, mode: str, *theirs) -> list:
             for target, fd in zip((0, 1, 2), ([null] if len(fds) == 2 else []) + fds):
                 os.dup2(fd, target)            # no -i: the container's stdin is /dev/null
         root, bundle = _record.runtime_root(), _record.containers_dir() / container_id / "bundle"
-        pid = runtime.create(root, container_id, bundle, console_fd=fds[0] if tty else -1).pid
+        from minidocker.network import wiring   # chapter 6b: the sandbox first (imported only here)
+        wiring.start(_status.load(container_id), owner_pid=supervisor_pid(container_id))
+        try:
+            pid = runtime.create(root, container_id, bundle, console_fd=fds[0] if tty else -1).pid
+        except BaseException:
+            wiring.detach(container_id)
+            raise
         if mode != "create":
             start(container_id, pid)
     except MinidockerError as error:
@@ -57,6 +63,12 @@ def launch(container_id: str, mode: str, *theirs) -> list:
             os.dup2(null, fd)
         os.close(null)
     return [pid]
+
+
+def supervisor_pid(container_id: str) -> int:
+    """The resident monitor's pid (the owner of the container's network sandbox): this process
+    when it launches inline, its parent when a forked helper does (listen() wrote it down)."""
+    return int((_status.run_dir(container_id) / "supervisor.pid").read_text().split()[0])
 
 
 def oom_killed(container_id: str) -> bool:
@@ -77,6 +89,8 @@ def record_exit(container_id: str, status, restarting, restarts):
         oom = oom_killed(container_id)
         with contextlib.suppress(runtime_state.ContainerNotFound):     # `rm -f` got there first
             runtime.delete(_record.runtime_root(), container_id, force=True)
+        from minidocker.network import detach
+        detach(container_id)                    # chapter 6b: veth, lease and rules go with the run
         _status.update(container_id, top={"RestartCount": int(restarts)}, Status="restarting" if restarting else "exited",
                        Running=restarting, Restarting=restarting, Paused=False, Pid=0, ExitCode=int(status),
                        OOMKilled=oom, FinishedAt=_record.now())
@@ -95,6 +109,8 @@ def record_stopped(container_id: str):
 
 def close(container_id: str):
     """The container is gone for good: free the host, and with --rm its record too."""
+    from minidocker.network import detach
+    detach(container_id)
     _status.release(container_id)
     try:
         record = _status.load(container_id)

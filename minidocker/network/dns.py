@@ -77,20 +77,37 @@ def forwarder(upstream: list):
 
 
 # %% notebooks/06b_networking.ipynb cell 090fe276
-def serve(listener, container_id: str, forward):
-    """Answer until the container's endpoint record is gone (detach, or a reconcile)."""
+def serve(udp, tcp, container_id: str, forward):
+    """Answer on UDP and TCP until the container's endpoint record is gone (detach, or a reconcile)."""
     record = store.endpoint_path(container_id)
     while True:
-        ready, _, _ = select.select([listener], [], [], 1.0)
-        if not ready:
-            if not record.exists():
+        ready, _, _ = select.select([udp, tcp], [], [], 1.0)
+        if not ready and not record.exists():
+            return
+        for sock in ready:
+            try:
+                if sock is udp:
+                    query, client = udp.recvfrom(65535)
+                    udp.sendto(answer(query, container_id, forward), client)
+                else:
+                    answer_tcp(tcp, container_id, forward)
+            except Exception:       # a malformed question gets no answer, as from any resolver
+                continue
+
+
+def answer_tcp(listener, container_id: str, forward):
+    """DNS over TCP (what a resolver falls back to): the message after its 2-byte length."""
+    conn, _ = listener.accept()
+    with conn:
+        conn.settimeout(2)
+        data = b""
+        while len(data) < 2 or len(data) < 2 + int.from_bytes(data[:2], "big"):
+            chunk = conn.recv(65535)
+            if not chunk:
                 return
-            continue
-        query, client = listener.recvfrom(65535)
-        try:
-            listener.sendto(answer(query, container_id, forward), client)
-        except Exception:       # a malformed question gets no answer, as from any resolver
-            continue
+            data += chunk
+        reply = answer(data[2:2 + int.from_bytes(data[:2], "big")], container_id, forward)
+        conn.sendall(len(reply).to_bytes(2, "big") + reply)
 
 
 def _detach_from_caller(keep: set):
@@ -123,12 +140,13 @@ def start(netns, container_id: str, upstream: list) -> int:
             if os.fork() == 0:
                 forward = forwarder(upstream)                  # born in the host's namespace
                 links.enter(netns)
-                listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                listener.bind(("127.0.0.11", PORT))             # born in the container's
-                _detach_from_caller(keep={ready_write, listener.fileno(), forward.socket.fileno()})
+                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                udp.bind(("127.0.0.11", PORT))                  # born in the container's
+                tcp = socket.create_server(("127.0.0.11", PORT))
+                _detach_from_caller(keep={ready_write, udp.fileno(), tcp.fileno(), forward.socket.fileno()})
                 os.write(ready_write, str(os.getpid()).encode())
                 os.close(ready_write)
-                serve(listener, container_id, forward)
+                serve(udp, tcp, container_id, forward)
             status = 0
         finally:
             os._exit(status)

@@ -65,6 +65,7 @@ def render(bridges: list, ports: list) -> str:
     for name, subnet in bridges:
         outbound.append(f'    ip saddr {subnet} oifname != "{name}" masquerade')
         outbound.append(f'    oifname "{name}" ip saddr 127.0.0.0/8 masquerade')
+        outbound.append(f'    oifname "{name}" ip saddr {subnet} ct status dnat masquerade')   # hairpin
         others = ", ".join(f'"{other}"' for other, _ in bridges if other != name)
         if others:
             isolation.append(f'    iifname "{name}" oifname {{ {others} }} drop')

@@ -22,7 +22,7 @@ def netlink(netns=None):
     """An IPRoute on the namespace bound at path `netns`, or on this process's own: that one is
     kept open and reused (a netlink socket costs milliseconds to set up), but never across a
     fork or a move into another namespace, where it would still speak to the old one."""
-    from pyroute2 import IPRoute     # a heavy import: only the commands that network pay for it
+    IPRoute = iproute_class()        # a heavy import: only the commands that network pay for it
     if netns:
         with IPRoute(netns=str(netns)) as ipr:
             yield ipr
@@ -32,6 +32,29 @@ def netlink(netns=None):
         _host.clear()
         _host[key] = IPRoute()
     yield _host[key]
+
+
+def iproute_class():
+    """pyroute2's IPRoute without running the package's __init__, which imports every family
+    pyroute2 has (ndb, ipdb, conntrack, ...): half of its import time, on every networked start.
+    The bare package stands in only while IPRoute's own modules load; `import pyroute2` later
+    gets the real one."""
+    import importlib.util
+    import sys
+    import types
+    if "pyroute2" not in sys.modules:
+        spec = importlib.util.find_spec("pyroute2")
+        if spec is None:
+            raise MinidockerError("the bridge network needs pyroute2 (pip install pyroute2): or use --network none")
+        bare = sys.modules["pyroute2"] = types.ModuleType("pyroute2")
+        bare.__path__, bare.__spec__ = list(spec.submodule_search_locations), spec
+        try:
+            from pyroute2.iproute.linux import IPRoute
+        finally:
+            del sys.modules["pyroute2"]
+        return IPRoute
+    from pyroute2 import IPRoute
+    return IPRoute
 
 
 def sysctl(key: str, value):
@@ -45,26 +68,22 @@ def create_netns(path: Path):
     `ip netns add` and podman do): it outlives every process in it until remove_netns."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
-    pid = os.fork()
-    if pid == 0:                      # only a child changes namespace; the caller stays home
-        status = 1
-        try:
-            libc.unshare(libc.CLONE_NEWNET)
-            loopback_up()
-            sysctl("net.ipv4.ping_group_range", "0 2147483647")   # ping without CAP_NET_RAW, as Docker
-            libc.mount("/proc/self/ns/net", str(path), None, libc.MS_BIND)
-            status = 0
-        finally:
-            os._exit(status)
-    _, status = os.waitpid(pid, 0)
-    if status != 0:
+
+    def bind():
+        libc.unshare(libc.CLONE_NEWNET)                        # this thread only, until inside() returns
+        loopback_up()
+        sysctl("net.ipv4.ping_group_range", "0 2147483647")   # ping without CAP_NET_RAW, as Docker
+        libc.mount("/proc/thread-self/ns/net", str(path), None, libc.MS_BIND)
+    try:
+        inside(None, bind)
+    except OSError as error:
         path.unlink(missing_ok=True)
-        raise MinidockerError(f"could not create a network namespace at {path}")
+        raise MinidockerError(f"could not create a network namespace at {path}: {error}") from None
 
 
 def enter(netns):
-    """Move the calling process (a forked child, never a Jupyter kernel) into the network
-    namespace bound at `netns`."""
+    """Move the calling thread (of a CLI or a forked child, never a Jupyter kernel's) into the
+    network namespace bound at `netns`."""
     fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
     try:
         libc.setns(fd, libc.CLONE_NEWNET)
@@ -114,34 +133,34 @@ def plug(netns: Path, host_name: str, inside_name: str, bridge: str, address: st
                      peer={"ifname": inside_name, "net_ns_fd": fd, "mtu": mtu})
         finally:
             os.close(fd)
-        ipr.link("set", index=index(ipr, host_name), master=index(ipr, bridge), state="up")
+        host = index(ipr, host_name)
+        ipr.link("set", index=host, master=index(ipr, bridge), state="up")
+        ipr.brport("set", index=host, mode=1)      # hairpin: a container may reach its own published port
 
     def furnish():
-        with netlink() as inside:
-            eth = index(inside, inside_name)
-            inside.link("set", index=eth, address=mac, state="up")
-            inside.addr("add", index=eth, address=address, prefixlen=prefixlen)
+        with iproute_class()() as there:              # a socket of the container's namespace
+            eth = index(there, inside_name)
+            there.link("set", index=eth, address=mac, state="up")
+            there.addr("add", index=eth, address=address, prefixlen=prefixlen)
             if gateway:
-                inside.route("add", dst="0.0.0.0/0", gateway=gateway)
+                there.route("add", dst="0.0.0.0/0", gateway=gateway)
     inside(netns, furnish)
 
 
 # %% notebooks/06b_networking.ipynb cell eec57112
 def inside(netns, function):
-    """Call `function` in a child moved into the namespace at `netns` (one fork: cheaper than
-    pyroute2's own way into a namespace, which forks a helper for every socket)."""
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
+    """Call `function` with this thread in the namespace at `netns` (None: `function` makes its
+    own), then bring it home. No fork: a forked Python pays for its copy and a netlink set-up of
+    its own. Sockets made meanwhile stay in that namespace. The engine runs in a CLI, a
+    supervisor or a lab's child, never in a Jupyter kernel's thread (chapter 1's trap)."""
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if netns:
             enter(netns)
-            function()
-            status = 0
-        finally:
-            os._exit(status)
-    _, status = os.waitpid(pid, 0)
-    if status != 0:
-        raise MinidockerError(f"configuring the network namespace {netns} failed")
+        return function()
+    finally:
+        libc.setns(home, libc.CLONE_NEWNET)
+        os.close(home)
 
 
 def remove_link(name: str):

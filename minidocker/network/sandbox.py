@@ -4,6 +4,7 @@
 """A container's network sandbox: attach() makes it (namespace, veth, address, route, ports,
 DNS, files), detach() unmakes it, reconcile() unmakes what a crash left. The engine calls these;
 the runtime only joins the namespace at Attachment.netns (as podman hands runc a CNI netns)."""
+import json
 import os
 import signal
 import socket
@@ -338,9 +339,18 @@ def disconnect(container: str, network_name: str):
 
 
 # %% notebooks/06b_networking.ipynb cell 5762ff5d
+def live_endpoint(container_id: str):
+    """The container's sandbox record, unless its owner is gone (what a reconcile will unmake)."""
+    try:
+        endpoint = json.loads(store.endpoint_path(container_id).read_text())
+    except (OSError, ValueError):
+        return None
+    return endpoint if _alive(endpoint["Owner"]) else None
+
+
 def ps_ports(container_id: str) -> str:
     """`docker ps`'s PORTS column: "0.0.0.0:8080->80/tcp, 53/udp" ("" without a sandbox)."""
-    endpoint = next((ep for ep in store.endpoints() if ep["ContainerID"] == container_id), None)
+    endpoint = live_endpoint(container_id)
     if endpoint is None:
         return ""
     shown = [f"{p['HostIp'] or '0.0.0.0'}:{p['HostPort']}->{p['ContainerPort']}/{p['Proto']}" for p in endpoint["Ports"]]
@@ -351,5 +361,5 @@ def ps_ports(container_id: str) -> str:
 
 def network_settings(container_id: str):
     """NetworkSettings of a container that has a sandbox now (for `inspect`), else None."""
-    endpoint = next((ep for ep in store.endpoints() if ep["ContainerID"] == container_id), None)
+    endpoint = live_endpoint(container_id)
     return settings(endpoint) if endpoint else None
