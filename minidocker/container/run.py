@@ -153,7 +153,6 @@ def run(image: str, options: RunOptions, extras=()) -> int:
             state.update(Status="created", ExitCode=error.exit_code)
             raise
         finally:
-            network.detach(record["ID"])
             state.update(Running=False, FinishedAt=_record.now())
             layer.unmount_rootfs(directory)
             if options.remove:
@@ -162,6 +161,7 @@ def run(image: str, options: RunOptions, extras=()) -> int:
                 collect_if_orphaned(record)      # its image was `rmi -f`ed while it ran: the layers go now
             else:
                 _record.save(record)
+            network.detach(record["ID"])         # last: whatever it says, the container is put away
 
 
 # %% notebooks/06_containers.ipynb cell a3c0e102

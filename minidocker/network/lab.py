@@ -41,6 +41,8 @@ def run_in(function, *args, netns=None):
             libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
             function(*args)
             status = 0
+        except NotImplementedError as error:        # a workbook's stub: raised again in the parent
+            os.write(errors_write, b"NotImplementedError\0" + str(error).encode())
         except BaseException:
             os.write(errors_write, traceback.format_exc().encode())
         finally:
@@ -49,6 +51,8 @@ def run_in(function, *args, netns=None):
     with os.fdopen(errors_read, "rb") as errors:
         text = errors.read().decode()
     _, status = os.waitpid(pid, 0)
+    if text.startswith("NotImplementedError\0"):
+        raise NotImplementedError(text.partition("\0")[2])
     if status != 0:
         raise LabError(text or f"the child ended with status {status}")
 

@@ -82,6 +82,8 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
     if mode == "container" and (wanted or options.hostname):
         what = "port publishing" if wanted else "hostname"
         raise NetworkError(f"conflicting options: {what} and the container type network mode")
+    if mode not in ("none", "host", "container"):
+        links.iproute_class()               # no pyroute2: say so before anything is made
     with store.locked():
         _reconcile_locked()
         if mode == "container":
