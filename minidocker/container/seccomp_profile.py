@@ -8,6 +8,8 @@ container on this machine, and the architectures of this machine from the profil
 """
 import os
 
+from minidocker.runtime.namespaces import NAMESPACE_FLAGS
+
 EPERM, ENOSYS = 1, 38
 ALLOWED = """accept accept4 access adjtimex alarm bind brk capget capset chdir chmod chown chown32 clock_adjtime
 clock_adjtime64 clock_getres clock_getres_time64 clock_gettime clock_gettime64 clock_nanosleep
@@ -46,7 +48,7 @@ wait4 waitid waitpid write writev""".split()
 
 
 # %% notebooks/06_containers.ipynb cell 53db4abb
-CLONE_NAMESPACE_FLAGS = 0x7E020000       # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
+CLONE_NAMESPACE_FLAGS = sum(NAMESPACE_FLAGS.values())   # every CLONE_NEW* bit: 0x7E020000
 
 
 def _allow(names, **conditions):

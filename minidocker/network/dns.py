@@ -110,6 +110,7 @@ def answer_tcp(listener, container_id: str, forward):
         conn.sendall(len(reply).to_bytes(2, "big") + reply)
 
 
+# %% notebooks/06b_networking.ipynb cell 808522e2
 def _detach_from_caller(keep: set):
     """Close every inherited descriptor (a caller reading our stdout to its end must not wait
     for the container's DNS server) and point stdio at /dev/null."""

@@ -34,6 +34,7 @@ def netlink(netns=None):
     yield _host[key]
 
 
+# %% notebooks/06b_networking.ipynb cell 7711c7b3
 def iproute_class():
     """pyroute2's IPRoute without running the package's __init__, which imports every family
     pyroute2 has (ndb, ipdb, conntrack, ...): half of its import time, on every networked start.

@@ -26,6 +26,7 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 3fee7184
 def _global_options(p: Parser):
     p.add_argument("--root", default=commands.DEFAULT_ROOT, help=f"state directory (default {commands.DEFAULT_ROOT})")
     p.add_argument("--log", help="also write errors (and --debug messages) to this file")

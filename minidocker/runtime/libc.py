@@ -35,6 +35,7 @@ def _check(result, call):
         raise OSError(error, f"{call}: {os.strerror(error)}")
 
 
+# %% notebooks/01_namespaces.ipynb cell e1edc5ab
 def unshare(flags: int):
     """Move the calling process into new namespaces (for PID: its next child)."""
     _check(_libc.unshare(ctypes.c_int(flags)), f"unshare({flags:#x})")

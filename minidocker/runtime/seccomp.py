@@ -163,6 +163,7 @@ class Program:
             raise OSError(ctypes.get_errno(), "seccomp(SECCOMP_SET_MODE_FILTER) failed")
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 0a01ffa1
 def cached_filter(profile: dict, cache_dir):
     """compile_filter(profile), from the cache when it holds this program (see above)."""
     import json

@@ -57,7 +57,6 @@ DEFAULT_SPEC = {
         "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
     },
 }
-NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup")
 
 
 def default_spec() -> dict:
@@ -128,9 +127,10 @@ def validate(config):
         _need(_is_str_list(mount.get("options", [])), f"mount {mount['destination']}: options must be strings")
     linux = config.get("linux") or {}
     _need(isinstance(linux, dict), "linux must be an object")
+    from minidocker.runtime.namespaces import NAMESPACE_FLAGS   # ch1's one table; here, as it loads libc
     kinds = [ns.get("type") if isinstance(ns, dict) else None for ns in linux.get("namespaces") or []]
     for kind in kinds:
-        _need(kind in NAMESPACE_TYPES, f"unknown or unsupported namespace type {kind!r}")
+        _need(kind in NAMESPACE_FLAGS, f"unknown or unsupported namespace type {kind!r}")
     _need(len(set(kinds)) == len(kinds), "a namespace type is listed twice")
     if linux.get("uidMappings") or linux.get("gidMappings"):
         _need("user" in kinds, "uidMappings/gidMappings need a user namespace")

@@ -32,6 +32,7 @@ class ContainerStateError(MinidockerError):
     """The container exists but is in the wrong state for the operation."""
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 3f77ae55
 def start_time(pid: int):
     """The start time of `pid` in clock ticks since boot, or None if it is gone or a zombie."""
     try:

@@ -44,10 +44,85 @@ def split_name(name: str) -> list[str]:
     return parts
 
 
-# %% notebooks/04_union_fs.ipynb cell ef70207c
+# %% notebooks/04_union_fs.ipynb cell d9be2308
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def open_dir(root: int, parts, create=True) -> int:
+    """A new descriptor of root/parts (`root` a directory descriptor), walked one component at a
+    time without following a symlink; missing parents are made unless `create` is False."""
+    fd = os.dup(root)
+    try:
+        for i, part in enumerate(parts):
+            try:
+                nfd = os.open(part, _O_DIR, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise LayerError(f"{'/'.join(parts[:i + 1])}: no such directory in the layer") from None
+                os.mkdir(part, 0o755, dir_fd=fd)      # an implicit parent, as Docker makes it
+                nfd = os.open(part, _O_DIR, dir_fd=fd)
+                os.fchmod(nfd, 0o755)
+            except OSError as error:      # ENOTDIR, ELOOP: a file or a symlink is in the way
+                raise LayerError(f"{'/'.join(parts[:i + 1])} is not a directory in the layer "
+                                 f"(a symlink or file is in the way): {error.strerror}") from None
+            os.close(fd)
+            fd = nfd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+# %% notebooks/04_union_fs.ipynb cell 3deb6c77
+def create_entry(tar, member, pfd, base, key) -> str:
+    """Create `member` (not a hard link) as `base` in directory `pfd`; return its kind."""
+    if member.isreg():
+        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pfd)
+        with open(fd, "wb") as out:
+            shutil.copyfileobj(tar.extractfile(member), out, 1 << 20)
+        return "file"
+    if member.isdir():
+        try:
+            os.mkdir(base, 0o700, dir_fd=pfd)
+        except FileExistsError:                        # made implicitly before: fine if a directory
+            if not stat.S_ISDIR(os.stat(base, dir_fd=pfd, follow_symlinks=False).st_mode):
+                raise
+        return "dir"
+    if member.issym():
+        os.symlink(member.linkname, base, dir_fd=pfd)
+        return "symlink"
+    if member.isfifo():
+        os.mkfifo(base, 0o600, dir_fd=pfd)
+        return "fifo"
+    if member.ischr() or member.isblk():
+        raise LayerError(f"device node in layer: {key} (refused)")
+    raise LayerError(f"unsupported entry type {member.type!r} in layer: {key}")
+
+
+# %% notebooks/04_union_fs.ipynb cell 294f3a96
+def _xattrs_of(member):
+    """The kept xattrs of a member, from pax headers (`SCHILY.xattr.*`, as GNU tar, Docker, umoci)."""
+    for key, value in sorted(member.pax_headers.items()):
+        if key.startswith("SCHILY.xattr.") and keep_xattr(key[len("SCHILY.xattr."):]):
+            yield key[len("SCHILY.xattr."):], value.encode("utf-8", "surrogateescape")
+
+
+def set_metadata(pfd, name, member, xattrs=True) -> int:
+    """Owner, mode, kept xattrs (unless not `xattrs`) and, but for a directory, the modification
+    time of `name` in directory `pfd`; return that time in ns (a directory's is set last)."""
+    os.chown(name, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
+    if not member.issym():
+        os.chmod(name, member.mode & 0o7777, dir_fd=pfd)
+    if xattrs and not member.issym():                  # Linux keeps no user xattrs on symlinks
+        for key, value in _xattrs_of(member):
+            os.setxattr(f"/proc/self/fd/{pfd}/{name}", key, value, follow_symlinks=False)
+    mtime = int(member.mtime * 1_000_000_000)
+    if not member.isdir():
+        os.utime(name, ns=(mtime, mtime), dir_fd=pfd, follow_symlinks=False)
+    return mtime
+
+
+# %% notebooks/04_union_fs.ipynb cell ef70207c
 class Extractor:
     """Unpack tar members one by one below a directory descriptor, refusing anything unsafe."""
 
@@ -62,29 +137,11 @@ class Extractor:
         os.close(self.root)
 
     def opendir(self, parts, create=True) -> int:
-        """A descriptor of root/parts (the caller must not close it); never follows a symlink."""
+        """A descriptor of root/parts (the caller must not close it): open_dir's, one kept cached."""
         parts = tuple(parts)
         if parts == self.cached[0]:
             return self.cached[1]
-        fd = os.dup(self.root)
-        try:
-            for i, part in enumerate(parts):
-                try:
-                    nfd = os.open(part, _O_DIR, dir_fd=fd)
-                except FileNotFoundError:
-                    if not create:
-                        raise LayerError(f"{'/'.join(parts[:i + 1])}: no such directory in the layer") from None
-                    os.mkdir(part, 0o755, dir_fd=fd)      # an implicit parent, as Docker makes it
-                    nfd = os.open(part, _O_DIR, dir_fd=fd)
-                    os.fchmod(nfd, 0o755)
-                except OSError as error:      # ENOTDIR, ELOOP: a file or a symlink is in the way
-                    raise LayerError(f"{'/'.join(parts[:i + 1])} is not a directory in the layer "
-                                     f"(a symlink or file is in the way): {error.strerror}") from None
-                os.close(fd)
-                fd = nfd
-        except BaseException:
-            os.close(fd)
-            raise
+        fd = open_dir(self.root, parts, create)
         os.close(self.cached[1])
         self.cached = (parts, fd)
         return fd
@@ -113,40 +170,20 @@ class Extractor:
             self._metadata(pfd, base, member, parts)
 
     def _create(self, tar, member, pfd, base, key) -> str:
-        if member.isreg():
-            fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pfd)
-            with open(fd, "wb") as out:
-                shutil.copyfileobj(tar.extractfile(member), out, 1 << 20)
-            return "file"
-        if member.isdir():
-            try:
-                os.mkdir(base, 0o700, dir_fd=pfd)
-            except FileExistsError:                        # made implicitly before: fine if a directory
-                if not stat.S_ISDIR(os.stat(base, dir_fd=pfd, follow_symlinks=False).st_mode):
-                    raise
-            return "dir"
-        if member.issym():
-            os.symlink(member.linkname, base, dir_fd=pfd)
-            return "symlink"
-        if member.islnk():
-            target = split_name(member.linkname)
-            kind = self.kinds.get("/".join(target))
-            if kind not in ("file", "symlink", "fifo"):
-                raise LayerError(f"hard link {key} -> {member.linkname}: not a file earlier in this layer")
-            # opendir() may close `pfd` (it caches one descriptor), so both ends are opened anew
-            tfd = os.dup(self.opendir(target[:-1], create=False))
-            try:
-                os.link(target[-1], base, src_dir_fd=tfd, dst_dir_fd=self.opendir(key.split("/")[:-1]),
-                        follow_symlinks=False)
-            finally:
-                os.close(tfd)
-            return kind
-        if member.isfifo():
-            os.mkfifo(base, 0o600, dir_fd=pfd)
-            return "fifo"
-        if member.ischr() or member.isblk():
-            raise LayerError(f"device node in layer: {key} (refused)")
-        raise LayerError(f"unsupported entry type {member.type!r} in layer: {key}")
+        if not member.islnk():
+            return create_entry(tar, member, pfd, base, key)
+        target = split_name(member.linkname)
+        kind = self.kinds.get("/".join(target))
+        if kind not in ("file", "symlink", "fifo"):
+            raise LayerError(f"hard link {key} -> {member.linkname}: not a file earlier in this layer")
+        # opendir() may close `pfd` (it caches one descriptor), so both ends are opened anew
+        tfd = os.dup(self.opendir(target[:-1], create=False))
+        try:
+            os.link(target[-1], base, src_dir_fd=tfd, dst_dir_fd=self.opendir(key.split("/")[:-1]),
+                    follow_symlinks=False)
+        finally:
+            os.close(tfd)
+        return kind
 
     def _whiteout(self, parent, base, member) -> None:
         pfd = self.opendir(parent)
@@ -166,17 +203,9 @@ class Extractor:
         self._metadata(pfd, name, member, parent + [name], xattrs=False)
 
     def _metadata(self, pfd, name, member, parts, xattrs=True) -> None:
-        os.chown(name, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
-        if not member.issym():
-            os.chmod(name, member.mode & 0o7777, dir_fd=pfd)
-        if xattrs and not member.issym():                  # Linux keeps no user xattrs on symlinks
-            for key, value in _xattrs_of(member):
-                os.setxattr(f"/proc/self/fd/{pfd}/{name}", key, value, follow_symlinks=False)
-        mtime = int(member.mtime * 1_000_000_000)
+        mtime = set_metadata(pfd, name, member, xattrs)
         if member.isdir():
             self.dir_times.append((tuple(parts), mtime))
-        else:
-            os.utime(name, ns=(mtime, mtime), dir_fd=pfd, follow_symlinks=False)
 
     def finish(self) -> None:
         """Set the directories' modification times, now that nothing changes inside them."""
@@ -185,10 +214,3 @@ class Extractor:
                 os.utime(parts[-1], ns=(mtime, mtime), dir_fd=self.opendir(parts[:-1], create=False))
             else:
                 os.utime(self.root, ns=(mtime, mtime))
-
-
-def _xattrs_of(member):
-    """The kept xattrs of a member, from pax headers (`SCHILY.xattr.*`, as GNU tar, Docker, umoci)."""
-    for key, value in sorted(member.pax_headers.items()):
-        if key.startswith("SCHILY.xattr.") and keep_xattr(key[len("SCHILY.xattr."):]):
-            yield key[len("SCHILY.xattr."):], value.encode("utf-8", "surrogateescape")

@@ -58,6 +58,7 @@ from minidocker.storage.extract import OPAQUE, OPAQUE_XATTR, WHITEOUT, Extractor
 _UNPACKABLE_XATTRS = ("trusted.overlay.redirect", "trusted.overlay.metacopy")
 
 
+# %% notebooks/04_union_fs.ipynb cell 41f7c967
 class _Prefixed:
     """`raw` with `head`, already read from it, put back in front."""
 
@@ -97,6 +98,7 @@ def _decompressed(raw):
     return _Prefixed(head, raw)
 
 
+# %% notebooks/04_union_fs.ipynb cell 95224801
 class _Inflated:
     """The uncompressed stream of a layer blob, inflated and hashed by a thread of its own (zlib,
     ISA-L and hashlib let go of the GIL): a second core does that while this one writes files."""
@@ -173,6 +175,7 @@ def _unpack_stream(raw, root: Path) -> str:
         stream.close()
 
 
+# %% notebooks/04_union_fs.ipynb cell 9537c001
 def unpack_layer(tar_path_or_fileobj, dest_dir) -> str:
     """Unpack a layer blob into the new directory `dest_dir`; return its diff id "sha256:..."."""
     dest = Path(dest_dir)

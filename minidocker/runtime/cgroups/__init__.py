@@ -55,6 +55,7 @@ __all__ = ["Cgroup", "CgroupConfigError", "CgroupError", "Resources", "Stats", "
            "create", "layout", "lookup", "mounts", "shares_to_weight"]
 
 
+# %% notebooks/02_cgroups.ipynb cell f449489d
 def _cgroup(path: str) -> Cgroup:
     return {"v1": V1Cgroup, "v2": V2Cgroup}[layout()](path)
 

@@ -270,6 +270,32 @@ def remove_empty_parents(roots, path: str):
                 break
 
 
+# %% notebooks/02_cgroups.ipynb cell 91231389
+def make_or_undo(make, apply, resources):
+    """make(made), then apply(resources) unless None; on any failure rmdir every directory
+    `made` lists, newest first, and re-raise: nothing is left half-made."""
+    made = []
+    try:
+        make(made)
+        if resources is not None:
+            apply(resources)
+    except BaseException:
+        for directory in reversed(made):
+            _rmdir_retrying(directory, timeout=2)
+        raise
+
+
+def empty_out(pids, kill, timeout: float, name: str):
+    """Empty cgroup `name`: kill() (which freezes first) or, where that fails, SIGKILL each of
+    pids(); then wait until pids() is empty, SIGKILLing latecomers."""
+    if pids():
+        try:
+            kill()
+        except CgroupError:  # no freezer here, or a tree already gone: signal each
+            signal_each(pids(), signal.SIGKILL)
+    _wait(lambda: not signal_each(pids(), signal.SIGKILL), timeout, f"cgroup {name} is empty (pids {pids()})")
+
+
 # %% notebooks/02_cgroups.ipynb cell ca6cd631
 class Cgroup:
     """One cgroup of a container, on every tree of this host. Use `cgroups.create()`; a
@@ -300,15 +326,7 @@ class Cgroup:
             resources = Resources.from_oci(resources)
         if self.exists():
             raise CgroupError(f"cgroup {self.path} already exists")
-        made = []
-        try:
-            self._make(made)
-            if resources is not None:
-                self._apply(resources)
-        except BaseException:
-            for directory in reversed(made):
-                _rmdir_retrying(directory, timeout=2)
-            raise
+        make_or_undo(self._make, self._apply, resources)
         return self
 
     def apply(self, resources: "Resources | dict"):
@@ -342,12 +360,6 @@ class Cgroup:
         """Kill what is left, wait until empty, remove every directory (deepest first), then
         the minidocker* parents that became empty. Destroying a removed cgroup does nothing."""
         if self.exists():
-            if self.pids():
-                try:
-                    self.kill()
-                except CgroupError:  # no freezer here, or a tree already gone: signal each
-                    signal_each(self.pids(), signal.SIGKILL)
-            _wait(lambda: not signal_each(self.pids(), signal.SIGKILL), timeout,
-                  f"cgroup {self.path} is empty (pids {self.pids()})")
+            empty_out(self.pids, self.kill, timeout, self.path)
             remove_dirs(self._dirs(), timeout)
         remove_empty_parents(self._roots(), self.path)

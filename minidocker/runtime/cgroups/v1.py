@@ -63,6 +63,22 @@ def apply_memory(memory: str, r: Resources):
         write(path, value)
 
 
+# %% notebooks/02_cgroups.ipynb cell dc4706a4
+def apply_resources(dir_of, r: Resources):
+    """Write `r` into a v1 cgroup whose directory in the tree of CONTROLLER is `dir_of(CONTROLLER)`
+    (fields left None: untouched)."""
+    if r.memory_limit is not None or r.memory_swap is not None:
+        apply_memory(dir_of("memory"), r)
+    if r.cpu_shares:  # 0 is "unset", as in runc
+        write(os.path.join(dir_of("cpu"), "cpu.shares"), r.cpu_shares)
+    if r.cpu_period is not None:
+        write(os.path.join(dir_of("cpu"), "cpu.cfs_period_us"), r.cpu_period)
+    if r.cpu_quota is not None:
+        write(os.path.join(dir_of("cpu"), "cpu.cfs_quota_us"), r.cpu_quota if r.cpu_quota > 0 else -1)
+    if r.pids_limit is not None:
+        write(os.path.join(dir_of("pids"), "pids.max"), r.pids_limit if r.pids_limit > 0 else "max")
+
+
 # %% notebooks/02_cgroups.ipynb cell 3a0e8e5b
 def read_stats(dir_of) -> Stats:
     """The Stats of a v1 cgroup, whose directory in the tree of a controller is `dir_of(controller)`;
@@ -121,16 +137,7 @@ class V1Cgroup(Cgroup):
         make_dirs(self._roots(), self.path, made)
 
     def _apply(self, r: Resources):
-        if r.memory_limit is not None or r.memory_swap is not None:
-            apply_memory(self.dir("memory"), r)
-        if r.cpu_shares:  # 0 is "unset", as in runc
-            write(os.path.join(self.dir("cpu"), "cpu.shares"), r.cpu_shares)
-        if r.cpu_period is not None:
-            write(os.path.join(self.dir("cpu"), "cpu.cfs_period_us"), r.cpu_period)
-        if r.cpu_quota is not None:
-            write(os.path.join(self.dir("cpu"), "cpu.cfs_quota_us"), r.cpu_quota if r.cpu_quota > 0 else -1)
-        if r.pids_limit is not None:
-            write(os.path.join(self.dir("pids"), "pids.max"), r.pids_limit if r.pids_limit > 0 else "max")
+        apply_resources(self.dir, r)
 
     def stats(self) -> Stats:
         return read_stats(self.dir)

@@ -95,6 +95,15 @@ def read_stats(file) -> Stats:
                  pids=number("pids.current"))
 
 
+# %% notebooks/02_cgroups.ipynb cell bf32ee83
+def set_frozen(file, value: int, timeout: float, name: str):
+    """Freeze (1) or thaw (0) the v2 cgroup `name` whose file NAME is at `file(NAME)`, and
+    return once cgroup.events reports it."""
+    write(file("cgroup.freeze"), value)
+    _wait(lambda: keyed(file("cgroup.events")).get("frozen") == value, timeout,
+          f"cgroup {name} has frozen {value}")
+
+
 # %% notebooks/02_cgroups.ipynb cell 17e65e0b
 class V2Cgroup(Cgroup):
     """A container's cgroup on a pure cgroup v2 host."""
@@ -124,21 +133,16 @@ class V2Cgroup(Cgroup):
     def frozen(self) -> bool:
         return keyed(self.file("cgroup.events")).get("frozen") == 1
 
-    def _set_frozen(self, value: int, timeout: float):
-        write(self.file("cgroup.freeze"), value)
-        _wait(lambda: keyed(self.file("cgroup.events")).get("frozen") == value, timeout,
-              f"cgroup {self.path} has frozen {value}")
-
     def freeze(self, timeout: float = FREEZE_TIMEOUT):
         """Stop every process inside until thaw()."""
         try:
-            self._set_frozen(1, timeout)
+            set_frozen(self.file, 1, timeout, self.path)
         except CgroupError:
-            self._set_frozen(0, timeout)
+            set_frozen(self.file, 0, timeout, self.path)
             raise
 
     def thaw(self, timeout: float = FREEZE_TIMEOUT):
-        self._set_frozen(0, timeout)
+        set_frozen(self.file, 0, timeout, self.path)
 
     def kill(self, sig=signal.SIGKILL):
         """SIGKILL through cgroup.kill (the whole subtree, forks included); else freeze and signal."""
