@@ -19,6 +19,13 @@ def require(condition, reason):
     pytest.skip(reason)
 
 
+def on_host_network(argv: list) -> list:
+    """argv run in the host's network namespace, for what needs the real network (a Debian
+    mirror): the session runs in a namespace of its own (conftest.pytest_configure)."""
+    host = os.environ.get("MINIDOCKER_TEST_HOST_NETNS")
+    return ["nsenter", f"--net={host}", "--", *argv] if host else list(argv)
+
+
 def require_root():
     require(os.geteuid() == 0, "needs root (run the tests with sudo, or in the Vagrant VM)")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from support import PODMAN_CONF, ROOT, mkrootfs, require, require_root
+from support import PODMAN_CONF, ROOT, mkrootfs, on_host_network, require, require_root
 
 PROBE_C = r"""
 #include <errno.h>
@@ -219,7 +219,7 @@ def debian(tmp_path_factory):
     state = tmp_path_factory.mktemp("debian-state")
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     env.update(MINIDOCKER_ROOT=str(state / "lib"), MINIDOCKER_RUNROOT=str(state / "run"), PYTHON=sys.executable)
-    made = subprocess.run([str(ROOT / "scripts/mkimage-debian")], env=env, capture_output=True, text=True, timeout=600)
+    made = subprocess.run(on_host_network([str(ROOT / "scripts/mkimage-debian")]), env=env, capture_output=True, text=True, timeout=600)
     require(made.returncode == 0, f"mkimage-debian failed (is the Debian mirror reachable?): {made.stderr[-500:]}")
 
     def run(*args):
