@@ -29,11 +29,11 @@ tar -C "$work/rootfs" -c . | $PODMAN import - localhost/busybox:latest >/dev/nul
 "$PY" -m compileall -q minidocker >/dev/null 2>&1 || true
 
 hyperfine --warmup 2 --runs "$RUNS" --export-json "$work/detached.json" \
-  -n "minidocker create+start+stop+rm" "c=\$($MD create busybox sleep 100) && $MD start \$c >/dev/null && $MD stop -t 0 \$c >/dev/null && $MD rm \$c >/dev/null" \
+  -n "minidocker create+start+stop+rm" "c=\$($MD create --network none busybox sleep 100) && $MD start \$c >/dev/null && $MD stop -t 0 \$c >/dev/null && $MD rm \$c >/dev/null" \
   -n "podman run -d+stop+rm" "c=\$($PODMAN run -d busybox sleep 100) && $PODMAN stop -t 0 \$c >/dev/null && $PODMAN rm \$c >/dev/null"
 "$PY" bench/ratios.py "$work/detached.json"
 
-md=$($MD create busybox sleep 1000) && $MD start "$md" >/dev/null
+md=$($MD create --network none busybox sleep 1000) && $MD start "$md" >/dev/null
 pd=$($PODMAN run -d busybox sleep 1000)
 hyperfine -N --warmup 3 --runs "$((RUNS * 2))" --export-json "$work/exec.json" \
   -n "minidocker exec true" "$MD exec $md true" \
