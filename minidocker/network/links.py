@@ -175,12 +175,13 @@ def remove_link(name: str):
 def describe(netns=None) -> list:
     """The links of a namespace as the kernel reports them: name, kind, state, bridge, addresses."""
     with netlink(netns) as ipr:
-        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+        every = ipr.get_links()  # one dump: a link made between two dumps would have no name
+        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in every}
         addresses = {}
         for a in ipr.get_addr(family=2):
             addresses.setdefault(a["index"], []).append(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
         found = []
-        for link in ipr.get_links():
+        for link in every:
             info = link.get_attr("IFLA_LINKINFO")
             found.append({"name": names[link["index"]], "kind": info.get_attr("IFLA_INFO_KIND") if info else None,
                           "state": link.get_attr("IFLA_OPERSTATE"), "master": names.get(link.get_attr("IFLA_MASTER")),
