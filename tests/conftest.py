@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from support import mkrootfs, processes, require_root
+from vm_lane import LANE, schedule, v2vm  # noqa: F401 - v2vm is the VM tests' fixture
 
 
 def pytest_configure(config):
@@ -19,6 +20,20 @@ def pytest_configure(config):
         os.environ["MINIDOCKER_TEST_HOST_NETNS"] = f"/proc/{os.getpid()}/fd/{host}"
         libc.unshare(libc.CLONE_NEWNET)
         loopback_up()
+    config.addinivalue_line("markers", "v2vm: a test that runs in the pure-cgroup-v2 VM (tests/vm_lane.py)")
+
+
+@pytest.hookimpl(trylast=True)          # after -k and -m have deselected
+def pytest_collection_modifyitems(items):
+    schedule(items)
+
+
+def pytest_collection_finish(session):
+    LANE.start()
+
+
+def pytest_sessionfinish(session):
+    LANE.stop()
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +115,8 @@ def _host_state():
     links = sorted(os.listdir("/sys/class/net")) if os.path.isdir("/sys/class/net") else []   # the host's
     session = [line.split(":")[0].strip() for line in read("/proc/net/dev").splitlines()[2:]]  # the session's
     links += sorted(f"{name} (session netns)" for name in session if name != "minidocker0")  # a bridge stays, as docker0
-    cgroups = sorted(str(p) for p in Path("/sys/fs/cgroup").glob("**/minidocker*") if p.is_dir())
+    cgroups = sorted(os.path.join(parent, name) for parent, children, _ in os.walk("/sys/fs/cgroup")  # a cgroup
+                     for name in children if name.startswith("minidocker"))   # going away meanwhile is skipped
     netns = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
     runtime = sorted(os.listdir("/run/minidocker/runtime")) if os.path.isdir("/run/minidocker/runtime") else []
     return {"mount points": mounts, "network links": links, "cgroups": cgroups, "named netns": netns,
@@ -108,16 +124,58 @@ def _host_state():
 
 
 def _descendants(root_pid):
-    """Processes whose ancestry leads to `root_pid` (a container left running shows up here)."""
-    parents = {pid: ppid for pid, (_, ppid) in processes().items()}
+    """Processes whose ancestry leads to `root_pid` (a container left running shows up here),
+    but for the VM lane's run, which works in the background on purpose."""
+    with LANE.lock:                     # not while the lane is starting a VM
+        parents = {pid: ppid for pid, (_, ppid) in processes().items()}
+        vm = LANE.pid()
     found = []
     for pid in parents:
-        ancestor = parents.get(pid)
-        while ancestor and ancestor != root_pid:
+        ancestor = pid
+        while ancestor and ancestor not in (root_pid, vm):
             ancestor = parents.get(ancestor)
-        if ancestor == root_pid:
+        if ancestor == root_pid and pid != root_pid:
             found.append(pid)
     return found
+
+
+@pytest.fixture(scope="session")
+def executed_notebook(tmp_path_factory):
+    """execute(path) -> the chapter executed top to bottom on the real kernel, saved with its
+    outputs: each chapter runs once per session, for its own test and for the book (which is built
+    from these copies). What a chapter leaves on the host fails it, as the guard below does."""
+    out = tmp_path_factory.mktemp("executed")
+    outcome = {}
+
+    def execute(path: Path) -> Path:
+        if path not in outcome:
+            import nbformat
+            from nbclient import NotebookClient
+            notebook = nbformat.read(path, as_version=4)
+            env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}   # else ipykernel drops child output
+            before = _host_state()
+            try:
+                NotebookClient(notebook, timeout=600, kernel_name="python3",
+                               resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
+                outcome[path] = _left_behind(before)
+            except Exception as error:        # noqa: B902 - a chapter's error is its test's failure
+                outcome[path] = error
+            nbformat.write(notebook, out / path.name)
+        if isinstance(outcome[path], Exception):
+            raise outcome[path]
+        assert not outcome[path], f"{path.name} left this on the host: {outcome[path]}"
+        return out / path.name
+    return execute
+
+
+def _left_behind(before: dict) -> dict:
+    """What appeared on the host since `before` (only what appeared: a developer's machine may have
+    other test runs going at the same time, whose cleanup would otherwise be blamed here)."""
+    after = _host_state()
+    left = {k: sorted(set(after[k]) - set(before[k])) for k in before}
+    left.update({"mount points": [m for m in set(after["mount points"])
+                                  if after["mount points"].count(m) > before["mount points"].count(m)]})
+    return {k: v for k, v in left.items() if v}
 
 
 @pytest.fixture(autouse=True)
@@ -129,11 +187,5 @@ def host_left_as_found():
             break
         time.sleep(0.1)
     assert not _descendants(os.getpid()), "the test left processes running"
-    after = _host_state()
-    # Only what appeared counts: a developer's machine may have other test runs going at the
-    # same time, whose cleanup would otherwise be blamed on this test (CI runs alone).
-    left = {k: sorted(set(after[k]) - set(before[k])) for k in before}
-    left.update({"mount points": [m for m in set(after["mount points"])
-                                  if after["mount points"].count(m) > before["mount points"].count(m)]})
-    left = {k: v for k, v in left.items() if v}
+    left = _left_behind(before)
     assert not left, f"the test left this on the host: {left}"

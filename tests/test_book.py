@@ -20,16 +20,31 @@ CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    """The book, built once: (the build's result, its html directory)."""
+def book(tmp_path_factory, executed_notebook):
+    """The book, built once: (the build's result, its html directory). book/_config.yml executes
+    every chapter; here the chapters are executed once for the whole session (their own tests,
+    test_literate, reuse the runs), so the book is built from those executed copies, unexecuted."""
     require_root()
     jb = Path(sys.executable).with_name("jupyter-book")
     require(jb.exists(), "jupyter-book is not installed (./course setup installs it)")
+    source = tmp_path_factory.mktemp("book-source")
+    for part in (ROOT / "book").iterdir():
+        if part.name not in ("notebooks", "_config.yml", "_build"):
+            (source / part.name).symlink_to(part)
+    config = (ROOT / "book/_config.yml").read_text()
+    assert "execute_notebooks: force" in config
+    (source / "_config.yml").write_text(config.replace("execute_notebooks: force", "execute_notebooks: \"off\""))
+    (source / "notebooks").mkdir()
+    for chapter in CHAPTERS:
+        try:
+            shutil.copy(executed_notebook(chapter), source / "notebooks" / chapter.name)
+        except Exception:                   # noqa: B902 - its own test (test_literate) reports it
+            shutil.copy(chapter, source / "notebooks" / chapter.name)
     out = tmp_path_factory.mktemp("book")
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     env["PATH"] = f"{jb.parent}{os.pathsep}{env.get('PATH', '')}"
     result = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", "--path-output", str(out),
-                             str(ROOT / "book")], capture_output=True, text=True, env=env, timeout=1200)
+                             str(source)], capture_output=True, text=True, env=env, timeout=1200)
     return result, out / "_build/html"
 
 

@@ -4,7 +4,8 @@ import os, signal, subprocess, sys, time, uuid
 
 import pytest
 
-from support import CGROUP_EXPECT as EXPECT, pytest_in_cgroup_v2_vm, require, require_root
+from support import CGROUP_EXPECT as EXPECT, require, require_root
+from vm_lane import in_v2_vm
 from minidocker.errors import MinidockerError
 from minidocker.runtime import cgroups
 from minidocker.runtime.cgroups import CgroupConfigError, CgroupError, Resources
@@ -243,6 +244,6 @@ def test_resources_follow_the_oci_spec():
             cgroups.lookup(path)
 
 
-def test_cgroup_tests_pass_on_pure_cgroup_v2():
+@in_v2_vm("tests/test_cgroups.py", vm_timeout=480)
+def test_cgroup_tests_pass_on_pure_cgroup_v2(v2vm):
     """Boot a pure-cgroup-v2 kernel under qemu and run this file's kernel tests there."""
-    pytest_in_cgroup_v2_vm("tests/test_cgroups.py")

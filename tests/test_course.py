@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, V2VM, require, require_root
+from support import ROOT, require, require_root
+from vm_lane import in_vm
 
 SYNCED = ["9p", "virtiofs", "vboxsf", "nfs", "nfs4", "cifs", "smb3", "fuse.sshfs", "fuse.vmhgfs-fuse", "fuseblk",
           "prl_fs", "vmhgfs"]
@@ -62,14 +63,11 @@ def test_a_real_tmpfs_checkout_is_local(tmp_path):
     assert result.stdout.splitlines()[:2] == [f"checkout {checkout} (a tmpfs filesystem)", f"venv {checkout}/.venv"]
 
 
-def test_a_real_9p_synced_folder_in_a_vm():
+@in_vm("sh", "-c", "stat -f -c %T . && ./course paths")
+def test_a_real_9p_synced_folder_in_a_vm(v2vm):
     """The bug the student's VM showed: over 9p `stat -f` says ext2/ext3. Here the checkout is
     really shared into a VM over 9p (tools/v2vm/run), as qemu and libvirt synced folders are."""
-    require_root()
-    require(shutil.which("qemu-system-x86_64") and list(Path("/boot").glob("vmlinuz-*")),
-            "needs qemu and Debian's kernel (./course test installs them)")
-    result = subprocess.run([str(V2VM), "-t", "300", "--", "sh", "-c", "stat -f -c %T . && ./course paths"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=330)
+    result = v2vm.result
     assert result.returncode == 0, result.stdout + result.stderr
     stat_says, checkout, venv, _ = result.stdout.splitlines()
     assert stat_says != "9p"       # the trap: the host's filesystem type shows through

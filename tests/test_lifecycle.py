@@ -5,6 +5,7 @@ import re, signal, subprocess, time
 from pathlib import Path
 
 from lifecycle_support import inspect, ok
+from vm_lane import in_v2_vm
 
 COUNTER = "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done"
 POLITE = "trap 'echo bye; exit 5' TERM; echo up; while :; do sleep 0.05; done"
@@ -235,11 +236,10 @@ def test_exec_with_a_terminal(docker):
     ok(docker("stop", "-t", "0", "term"))
 
 
-def test_pause_and_oom_on_pure_cgroup_v2():
+@in_v2_vm("tests/test_lifecycle.py", "-k", "pause_freezes or oom_kill", vm_timeout=600)
+def test_pause_and_oom_on_pure_cgroup_v2(v2vm):
     """The freezer (cgroup.freeze) and the OOM kill (memory.events) on cgroup v2; exec passed there
     too (by hand, 2 minutes more in the emulated VM)."""
-    from support import pytest_in_cgroup_v2_vm
-    pytest_in_cgroup_v2_vm("tests/test_lifecycle.py", "-k", "pause_freezes or oom_kill", vm_timeout=420, timeout=460)
 
 
 SIZES = "while :; do stty size; sleep 0.1; done"

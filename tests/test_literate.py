@@ -1,10 +1,8 @@
 """Notebooks are the source: the package is their export, they are committed clean, and every
 one of them runs from top to bottom on the real kernel."""
-import os, subprocess, sys
+import subprocess, sys
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from support import ROOT, require_root
 
@@ -25,15 +23,8 @@ def test_notebooks_are_committed_without_outputs():
     assert result.returncode == 0, result.stdout
 
 
-def kernel_env():
-    # ipykernel stops forwarding child-process output when PYTEST_CURRENT_TEST is set.
-    return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path):
+def test_notebook_runs(path, executed_notebook):
+    """Runs it (or, after the book's build in the same session, reports how its run went)."""
     require_root()
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    client.execute(env=kernel_env())
+    executed_notebook(path)
