@@ -71,6 +71,15 @@ def short_id(image_id: str) -> str:
     return image_id.split(":", 1)[-1][:12]
 
 
+# %% notebooks/05_images.ipynb cell a5d10031
+def _remove_tree(path: Path):
+    """Remove a directory tree, or else the link or file itself: never what a symlink points at."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 # %% notebooks/05_images.ipynb cell 1ccaf925
 class _LockedRoot:
     """The store's directory and its flock(2); see `Store`."""
@@ -109,13 +118,6 @@ class _LockedRoot:
         finally:
             self._depth = 0
             os.close(self._fd)
-
-
-def _remove_tree(path: Path):
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
 
 
 # %% notebooks/05_images.ipynb cell 0f6956da
