@@ -40,6 +40,17 @@ def open_regular(directory: Path, name: str) -> int:
         os.close(found)
 
 
+# %% notebooks/05_images.ipynb cell a5d10008
+def _open_tar(path: Path):
+    """A tar archive opened for reading, and its regular files by name (a leading `./` dropped)."""
+    try:
+        tar = tarfile.open(path, "r:*")
+        return tar, {m.name.lstrip("./") if m.name not in (".", "./") else ".": m
+                     for m in tar.getmembers() if m.isfile()}
+    except (tarfile.TarError, EOFError, OSError, zlib.error):
+        raise CorruptImage(f"invalid archive {path.name}: not a (complete) tar archive") from None
+
+
 # %% notebooks/05_images.ipynb cell ceca2c88
 class _Source:
     """Read named files from an OCI layout directory or from a (seekable) tar archive. Names come
@@ -49,12 +60,7 @@ class _Source:
         self.path = Path(path)
         self.tar = None
         if not self.path.is_dir():
-            try:
-                self.tar = tarfile.open(self.path, "r:*")
-                self.members = {m.name.lstrip("./") if m.name not in (".", "./") else ".": m
-                                for m in self.tar.getmembers() if m.isfile()}
-            except (tarfile.TarError, EOFError, OSError, zlib.error):
-                raise CorruptImage(f"invalid archive {self.path.name}: not a (complete) tar archive") from None
+            self.tar, self.members = _open_tar(self.path)
 
     def exists(self, name: str) -> bool:
         if self.tar is not None:
@@ -326,6 +332,24 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes | None = None, path: Path 
         tar.addfile(info, io.BytesIO(data))
 
 
+# %% notebooks/05_images.ipynb cell 72e9ca66
+def _plain_layers(store: Store, tar, config: bytes, manifest: dict, written: dict) -> dict:
+    """Write each layer as a plain tar named by its diff id; return a manifest that names them."""
+    diff_ids = json.loads(config)["rootfs"]["diff_ids"]
+    layers = []
+    for layer, diff_id in zip(manifest["layers"], diff_ids):
+        path = store.blob_path(layer["digest"])
+        if diff_id not in written:           # gzip, bzip2 or xz: docker save writes the plain tar
+            with tempfile.TemporaryDirectory() as scratch, open(path, "rb") as f:
+                with _decompressed(f) as src, open(Path(scratch) / "layer.tar", "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                path = Path(scratch) / "layer.tar"
+                _add(tar, f"blobs/sha256/{hex_of(diff_id)}", path=path)
+                written[diff_id] = path.stat().st_size
+        layers.append({"mediaType": oci.LAYER_TAR, "digest": diff_id, "size": written[diff_id]})
+    return {**manifest, "layers": layers}
+
+
 # %% notebooks/05_images.ipynb cell 9c27f72f
 def save(names, out, fmt: str = "docker-archive", store: Store | None = None):
     """Write the named images to the binary stream `out` as a docker-archive or an OCI archive."""
@@ -359,21 +383,3 @@ def save(names, out, fmt: str = "docker-archive", store: Store | None = None):
         _add(tar, "index.json", json.dumps({"schemaVersion": 2, "mediaType": oci.INDEX, "manifests": index}).encode())
         if fmt == "docker-archive":
             _add(tar, "manifest.json", json.dumps(docker_manifest).encode())
-
-
-# %% notebooks/05_images.ipynb cell 72e9ca66
-def _plain_layers(store: Store, tar, config: bytes, manifest: dict, written: dict) -> dict:
-    """Write each layer as a plain tar named by its diff id; return a manifest that names them."""
-    diff_ids = json.loads(config)["rootfs"]["diff_ids"]
-    layers = []
-    for layer, diff_id in zip(manifest["layers"], diff_ids):
-        path = store.blob_path(layer["digest"])
-        if diff_id not in written:           # gzip, bzip2 or xz: docker save writes the plain tar
-            with tempfile.TemporaryDirectory() as scratch, open(path, "rb") as f:
-                with _decompressed(f) as src, open(Path(scratch) / "layer.tar", "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                path = Path(scratch) / "layer.tar"
-                _add(tar, f"blobs/sha256/{hex_of(diff_id)}", path=path)
-                written[diff_id] = path.stat().st_size
-        layers.append({"mediaType": oci.LAYER_TAR, "digest": diff_id, "size": written[diff_id]})
-    return {**manifest, "layers": layers}

@@ -11,7 +11,6 @@ from minidocker.image.store import Store, StoreError, _remove_tree, chain_ids, s
 from minidocker.runtime import state as runtime_state
 
 
-# %% notebooks/05_images.ipynb cell 6aee76aa
 def containers(store: Store) -> list:
     """[(container ID, image ID, running)] from `containers/*/config.json` beside the store: the
     hook chapter 6 fills ({"ID", "Image", "State": {"Running", "Owner"}}, like Docker's config.v2.json)."""

@@ -60,17 +60,33 @@ def image_size(store: Store, image_id: str) -> int:
     return sum(store.layer_info(c)["size"] for c in chain_ids(store.config(image_id)["rootfs"]["diff_ids"]))
 
 
+# %% notebooks/05_images.ipynb cell a5d1000d
+def _time_limits(store: Store, filters: dict) -> dict:
+    """`before=`/`since=` name images: their creation times bound the list."""
+    return {k: parse_time(store.config(store.resolve(v[-1])).get("created")) for k, v in filters.items()
+            if k in ("before", "since")}
+
+
+def _dangling_only(filters: dict) -> bool:
+    """`dangling=true` lists only the untagged images (`dangling=false`, only the tagged ones)."""
+    dangling = {v.lower() for v in filters.get("dangling", [])}
+    if dangling - {"true", "false", "1", "0"}:
+        raise UsageError(f"invalid filter 'dangling={next(iter(dangling))}'")
+    return bool(dangling & {"true", "1"})
+
+
+def _label_match(spec: str, labels: dict) -> bool:
+    key, sep, value = spec.partition("=")
+    return key in labels and (not sep or labels[key] == value)
+
+
 # %% notebooks/05_images.ipynb cell 669656af
 def summaries(store: Store | None = None, filters: dict | None = None, all_images: bool = False) -> list:
     """Docker's image summaries: dicts with Id, RepoTags, RepoDigests, Created, Size, Labels, …"""
     store, filters = store or Store(), filters or {}
     with store.lock(exclusive=False):
-        limits = {k: parse_time(store.config(store.resolve(v[-1])).get("created")) for k, v in filters.items()
-                  if k in ("before", "since")}
-        dangling = {v.lower() for v in filters.get("dangling", [])}
-        if dangling - {"true", "false", "1", "0"}:
-            raise UsageError(f"invalid filter 'dangling={next(iter(dangling))}'")
-        dangling_only = bool(dangling & {"true", "1"})
+        limits = _time_limits(store, filters)
+        dangling_only = _dangling_only(filters)
         parents = {store.image_record(i).get("parent") for i in store.image_ids()}
         result = []
         for image_id in store.image_ids():
@@ -101,11 +117,6 @@ def summaries(store: Store | None = None, filters: dict | None = None, all_image
                            "SharedSize": -1, "Containers": -1, "Labels": labels})
         result.sort(key=lambda s: (-s.pop("_created"), s["Id"]))  # the newest first, as Docker sorts
         return result
-
-
-def _label_match(spec: str, labels: dict) -> bool:
-    key, sep, value = spec.partition("=")
-    return key in labels and (not sep or labels[key] == value)
 
 
 # %% notebooks/05_images.ipynb cell ea8d0737

@@ -71,6 +71,15 @@ def short_id(image_id: str) -> str:
     return image_id.split(":", 1)[-1][:12]
 
 
+# %% notebooks/05_images.ipynb cell a5d10031
+def _remove_tree(path: Path):
+    """Remove a directory tree, or else the link or file itself: never what a symlink points at."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 # %% notebooks/05_images.ipynb cell 1ccaf925
 class _LockedRoot:
     """The store's directory and its flock(2); see `Store`."""
@@ -111,13 +120,6 @@ class _LockedRoot:
             os.close(self._fd)
 
 
-def _remove_tree(path: Path):
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
 # %% notebooks/05_images.ipynb cell 0f6956da
 class _AtomicFiles(_LockedRoot):
     """Atomic writes and all-or-nothing changes; see `Store`."""
@@ -152,6 +154,21 @@ class _AtomicFiles(_LockedRoot):
 
 
 # %% notebooks/05_images.ipynb cell c350d598
+def _spool(stream, path: Path) -> tuple:
+    """Copy `stream` into the new file `path`, on disk when this returns; (digest, size), hashed
+    on the way: the bytes are read once."""
+    h, n = hashlib.sha256(), 0
+    with open(path, "wb") as out:
+        while chunk := stream.read(CHUNK):
+            h.update(chunk)
+            n += len(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return "sha256:" + h.hexdigest(), n
+
+
+# %% notebooks/05_images.ipynb cell a5d10005
 class _BlobStore(_AtomicFiles):
     """Content-addressed blobs: configs, manifests, layer tarballs; see `Store`."""
 
@@ -163,16 +180,9 @@ class _BlobStore(_AtomicFiles):
 
     def put_blob_stream(self, stream, expected: str | None = None, size: int | None = None):
         """Store a stream as a blob; return (digest, size). A digest or size mismatch stores nothing."""
-        tmp, h, n = self.tmp / os.urandom(16).hex(), hashlib.sha256(), 0
+        tmp = self.tmp / os.urandom(16).hex()
         try:
-            with open(tmp, "wb") as out:
-                while chunk := stream.read(CHUNK):
-                    h.update(chunk)
-                    n += len(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            digest = "sha256:" + h.hexdigest()
+            digest, n = _spool(stream, tmp)
             if expected and digest != expected:
                 raise DigestMismatch(f"blob digest mismatch: expected {expected}, got {digest}")
             if size is not None and n != size:
@@ -200,6 +210,33 @@ class _BlobStore(_AtomicFiles):
         if digest_of(data) != digest:
             raise DigestMismatch(f"blob {digest} is corrupt: its content does not match its digest")
         return data
+
+
+# %% notebooks/05_images.ipynb cell 3444c55b
+def _unpacked(blob: Path, blob_digest: str, diff_id: str, parent: str | None, chain_id: str, work: Path) -> dict:
+    """Unpack `blob` into work/diff, check it is `diff_id`, write work/layer.json, all on disk."""
+    import tarfile                         # here, not at the top: `run` reads the store, never unpacks
+    from minidocker.storage.layers import dir_size, unpack_layer
+    (work / "diff").mkdir()
+    try:
+        got = unpack_layer(str(blob), str(work / "diff"))
+    except (tarfile.TarError, EOFError, zlib.error) as error:
+        _remove_tree(work)
+        raise CorruptImage(f"layer {blob_digest} is not a valid tar archive: {error}") from None
+    except BaseException:
+        _remove_tree(work)
+        raise
+    if got != diff_id:
+        _remove_tree(work)
+        raise DigestMismatch(f"layer {blob_digest} unpacks to {got}, but the image config says {diff_id}")
+    info = {"chain_id": chain_id, "diff_id": diff_id, "parent": parent, "blob": blob_digest,
+            "size": dir_size(str(work / "diff"), apparent=True)}
+    with open(work / "layer.json", "w") as f:
+        json.dump(info, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    fsync_dir(work)                        # diff/ (synced by unpack_layer) and layer.json, named on disk
+    return info
 
 
 # %% notebooks/05_images.ipynb cell 0543adc0
@@ -231,33 +268,6 @@ class _LayerStore(_BlobStore):
         os.rename(work, self.layer_dir(chain_id))
         fsync_dir(self.layers)
         return chain_id
-
-
-# %% notebooks/05_images.ipynb cell 3444c55b
-def _unpacked(blob: Path, blob_digest: str, diff_id: str, parent: str | None, chain_id: str, work: Path) -> dict:
-    """Unpack `blob` into work/diff, check it is `diff_id`, write work/layer.json, all on disk."""
-    import tarfile                         # here, not at the top: `run` reads the store, never unpacks
-    from minidocker.storage.layers import dir_size, unpack_layer
-    (work / "diff").mkdir()
-    try:
-        got = unpack_layer(str(blob), str(work / "diff"))
-    except (tarfile.TarError, EOFError, zlib.error) as error:
-        _remove_tree(work)
-        raise CorruptImage(f"layer {blob_digest} is not a valid tar archive: {error}") from None
-    except BaseException:
-        _remove_tree(work)
-        raise
-    if got != diff_id:
-        _remove_tree(work)
-        raise DigestMismatch(f"layer {blob_digest} unpacks to {got}, but the image config says {diff_id}")
-    info = {"chain_id": chain_id, "diff_id": diff_id, "parent": parent, "blob": blob_digest,
-            "size": dir_size(str(work / "diff"), apparent=True)}
-    with open(work / "layer.json", "w") as f:
-        json.dump(info, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    fsync_dir(work)                        # diff/ (synced by unpack_layer) and layer.json, named on disk
-    return info
 
 
 # %% notebooks/05_images.ipynb cell e7289836

@@ -123,13 +123,12 @@ def set_metadata(pfd, name, member, xattrs=True) -> int:
 
 
 # %% notebooks/04_union_fs.ipynb cell ef70207c
-class Extractor:
-    """Unpack tar members one by one below a directory descriptor, refusing anything unsafe."""
+class _LayerDirs:
+    """A layer directory held open: its descriptor, and one more kept cached (most entries of a
+    tar land in the directory of the entry before)."""
 
     def __init__(self, root: Path):
         self.root = os.open(root, _O_DIR)
-        self.kinds = {}            # "a/b" -> "dir" | "file" | "symlink" | "fifo" | "whiteout"
-        self.dir_times = []        # (parts, mtime_ns): set once the layer is complete
         self.cached = ((), os.dup(self.root))
 
     def close(self):
@@ -145,6 +144,52 @@ class Extractor:
         os.close(self.cached[1])
         self.cached = (parts, fd)
         return fd
+
+
+# %% notebooks/04_union_fs.ipynb cell a4d10003
+class _LayerEntries(_LayerDirs):
+    """What one layer's unpacking remembers: what each name became, and the directories' times
+    to set once the layer is complete."""
+
+    def __init__(self, root: Path):
+        super().__init__(root)
+        self.kinds = {}            # "a/b" -> "dir" | "file" | "symlink" | "fifo" | "whiteout"
+        self.dir_times = []        # (parts, mtime_ns): set once the layer is complete
+
+    def _whiteout(self, parent, base, member) -> None:
+        pfd = self.opendir(parent)
+        if base == OPAQUE:
+            os.setxattr(pfd, OPAQUE_XATTR, b"y")
+            return
+        if base.startswith(WHITEOUT + WHITEOUT):           # other AUFS metadata
+            return
+        name = base[len(WHITEOUT):]
+        if name in ("", ".", ".."):
+            raise LayerError(f"invalid whiteout in layer: {'/'.join(parent + [base])}")
+        key = "/".join(parent + [name])
+        if key in self.kinds:
+            raise LayerError(f"duplicate entry in layer: {key} (and its whiteout)")
+        os.mknod(name, stat.S_IFCHR, os.makedev(0, 0), dir_fd=pfd)
+        self.kinds[key] = "whiteout"
+        self._metadata(pfd, name, member, parent + [name], xattrs=False)
+
+    def _metadata(self, pfd, name, member, parts, xattrs=True) -> None:
+        mtime = set_metadata(pfd, name, member, xattrs)
+        if member.isdir():
+            self.dir_times.append((tuple(parts), mtime))
+
+    def finish(self) -> None:
+        """Set the directories' modification times, now that nothing changes inside them."""
+        for parts, mtime in self.dir_times:
+            if parts:
+                os.utime(parts[-1], ns=(mtime, mtime), dir_fd=self.opendir(parts[:-1], create=False))
+            else:
+                os.utime(self.root, ns=(mtime, mtime))
+
+
+# %% notebooks/04_union_fs.ipynb cell a4d10006
+class Extractor(_LayerEntries):
+    """Unpack tar members one by one below a directory descriptor, refusing anything unsafe."""
 
     def add(self, tar, member) -> None:
         parts = split_name(member.name)
@@ -184,33 +229,3 @@ class Extractor:
         finally:
             os.close(tfd)
         return kind
-
-    def _whiteout(self, parent, base, member) -> None:
-        pfd = self.opendir(parent)
-        if base == OPAQUE:
-            os.setxattr(pfd, OPAQUE_XATTR, b"y")
-            return
-        if base.startswith(WHITEOUT + WHITEOUT):           # other AUFS metadata
-            return
-        name = base[len(WHITEOUT):]
-        if name in ("", ".", ".."):
-            raise LayerError(f"invalid whiteout in layer: {'/'.join(parent + [base])}")
-        key = "/".join(parent + [name])
-        if key in self.kinds:
-            raise LayerError(f"duplicate entry in layer: {key} (and its whiteout)")
-        os.mknod(name, stat.S_IFCHR, os.makedev(0, 0), dir_fd=pfd)
-        self.kinds[key] = "whiteout"
-        self._metadata(pfd, name, member, parent + [name], xattrs=False)
-
-    def _metadata(self, pfd, name, member, parts, xattrs=True) -> None:
-        mtime = set_metadata(pfd, name, member, xattrs)
-        if member.isdir():
-            self.dir_times.append((tuple(parts), mtime))
-
-    def finish(self) -> None:
-        """Set the directories' modification times, now that nothing changes inside them."""
-        for parts, mtime in self.dir_times:
-            if parts:
-                os.utime(parts[-1], ns=(mtime, mtime), dir_fd=self.opendir(parts[:-1], create=False))
-            else:
-                os.utime(self.root, ns=(mtime, mtime))

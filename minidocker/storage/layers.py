@@ -42,6 +42,9 @@ import tarfile
 import tempfile
 import threading
 import zlib
+
+
+# %% notebooks/04_union_fs.ipynb cell a4d10009
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,25 +102,13 @@ def _decompressed(raw):
 
 
 # %% notebooks/04_union_fs.ipynb cell 95224801
-class _Inflated:
-    """The uncompressed stream of a layer blob, inflated and hashed by a thread of its own (zlib,
-    ISA-L and hashlib let go of the GIL): a second core does that while this one writes files."""
+class _Chunks:
+    """A stream read from a queue of byte chunks that another thread fills: b"" ends it, and an
+    error the filler met (`self.error`) is raised again by read(), in the reading thread."""
 
-    def __init__(self, raw):
-        self.sha, self.chunks, self.error, self.stop = hashlib.sha256(), queue.Queue(8), None, False
+    def __init__(self):
+        self.chunks, self.error = queue.Queue(8), None
         self.chunk, self.pos = b"", 0
-        self.thread = threading.Thread(target=self._inflate, args=(raw,), daemon=True)
-        self.thread.start()
-
-    def _inflate(self, raw):
-        try:
-            stream = _decompressed(raw)
-            while not self.stop and (chunk := stream.read(1 << 20)):
-                self.sha.update(chunk)
-                self.chunks.put(chunk)
-        except BaseException as error:          # raised again by read(), in the reading thread
-            self.error = error
-        self.chunks.put(b"")
 
     def read(self, n=-1):
         if self.pos == len(self.chunk):
@@ -130,6 +121,28 @@ class _Inflated:
         data = self.chunk[self.pos:] if n < 0 else self.chunk[self.pos:self.pos + n]
         self.pos += len(data)
         return data
+
+
+# %% notebooks/04_union_fs.ipynb cell a4d1000c
+class _Inflated(_Chunks):
+    """The uncompressed stream of a layer blob, inflated and hashed by a thread of its own (zlib,
+    ISA-L and hashlib let go of the GIL): a second core does that while this one writes files."""
+
+    def __init__(self, raw):
+        super().__init__()
+        self.sha, self.stop = hashlib.sha256(), False
+        self.thread = threading.Thread(target=self._inflate, args=(raw,), daemon=True)
+        self.thread.start()
+
+    def _inflate(self, raw):
+        try:
+            stream = _decompressed(raw)
+            while not self.stop and (chunk := stream.read(1 << 20)):
+                self.sha.update(chunk)
+                self.chunks.put(chunk)
+        except BaseException as error:          # raised again by read(), in the reading thread
+            self.error = error
+        self.chunks.put(b"")
 
     def drain(self) -> str:
         """Read to the end; return "sha256:<hex>" of the whole uncompressed stream."""
