@@ -86,6 +86,8 @@ def main(argv=None) -> int:
         print(f"minidocker: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         return exit_status(verb, 125, failed=True)
 
+
+# %% notebooks/01_namespaces.ipynb cell d13c1a04
 def leave(status: int):
     """Exit with `status` as the interpreter would, minus its teardown, which frees every imported
     module object by object (~5 ms on every command): join the threads, run the atexit functions

@@ -12,22 +12,6 @@ import termios
 from minidocker.errors import UsageError
 
 
-def register(verbs):
-    parser = verbs.add_parser("run", help="Create and run a new container from an image", add_help=False,
-                              usage="minidocker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n"
-                                    "       minidocker run [OPTIONS] --rootfs DIR COMMAND [ARG...]")
-    option = parser.add_argument
-    option("--help", action="help", help="show this help and exit")
-    option("--rootfs", metavar="DIR", help="run in this root filesystem directory instead of an image")
-    option("-d", "--detach", action="store_true", help="run the container in the background, print its ID")
-    add_container_options(parser)
-    from minidocker.cli.create import add_lifecycle_options    # chapter 6, second part
-    add_lifecycle_options(parser)
-    option("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    parser.set_defaults(func=run)
-
-
-# %% notebooks/01_namespaces.ipynb cell b63ec35d
 def add_container_options(parser):
     """The flags `run` shares with `create`: what the container is and may do."""
     option = parser.add_argument
@@ -54,6 +38,22 @@ def add_container_options(parser):
     option("--read-only", action="store_true", help="mount the container's root filesystem read-only")
     option("--pull", default="missing", metavar="POLICY",
            help='pull the image before running: "always", "missing" (default) or "never"')
+
+
+# %% notebooks/01_namespaces.ipynb cell b63ec35d
+def register(verbs):
+    parser = verbs.add_parser("run", help="Create and run a new container from an image", add_help=False,
+                              usage="minidocker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n"
+                                    "       minidocker run [OPTIONS] --rootfs DIR COMMAND [ARG...]")
+    option = parser.add_argument
+    option("--help", action="help", help="show this help and exit")
+    option("--rootfs", metavar="DIR", help="run in this root filesystem directory instead of an image")
+    option("-d", "--detach", action="store_true", help="run the container in the background, print its ID")
+    add_container_options(parser)
+    from minidocker.cli.create import add_lifecycle_options    # chapter 6, second part
+    add_lifecycle_options(parser)
+    option("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.set_defaults(func=run)
 
 
 # %% notebooks/01_namespaces.ipynb cell 0a7a35b8

@@ -143,6 +143,7 @@ def _log(args, level: str, message: str):
         pass
 
 
+# %% notebooks/03_oci_runtime.ipynb cell d13c3b06
 def main(argv=None, prog=PROG) -> int:
     args = None
     try:

@@ -22,6 +22,7 @@ def spec(bundle="."):
     return write_default_spec(bundle)
 
 
+# %% notebooks/03_oci_runtime.ipynb cell d13c3b04
 def start(root, container_id: str):
     """Release a created container's init: it execs the process."""
     with state.locked(root, container_id):

@@ -136,6 +136,7 @@ def _name_and_network(config: dict, namespaces: dict):
         Path("/proc/sys", key.replace(".", "/")).write_text(str(value))
 
 
+# %% notebooks/03_oci_runtime.ipynb cell d13c3009
 def _wait_and_exec(channel: Channel, process: dict, executable: str, env: dict, seccomp_filter):
     """Say "ready", block on exec.fifo until `start`, then become the user's program."""
     tell(channel, "ready")

@@ -31,6 +31,7 @@ def last_cap() -> int:
         return len(CAPABILITIES) - 1
 
 
+# %% notebooks/03_oci_runtime.ipynb cell d13c3b02
 def cap_numbers(names) -> list:
     """Capability names -> numbers; names this kernel does not know are skipped, as runc does."""
     numbers = []

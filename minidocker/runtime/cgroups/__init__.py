@@ -35,16 +35,7 @@ Functions and classes:
     Resources.from_oci(dict) -> Resources
     shares_to_weight(shares) -> int           v1 cpu.shares -> v2 cpu.weight
 
-Semantics: memory_swap is memory PLUS swap (as OCI and runc); with only a memory limit, swap
-is disabled (v1 memory.memsw.limit_in_bytes = limit if the kernel accounts swap, v2
-memory.swap.max = 0), where runc would leave swap alone (Docker's engine, and minidocker's,
-never send a bare limit: `-m` alone means memory+swap = 2x memory). -1 means unlimited;
-cpu_quota/cpu_period are microseconds; pids_limit -1 or 0 is unlimited. Errors: CgroupError
-(a KernelError, exit 125) when the kernel refuses — `create` then removes everything it made;
-CgroupConfigError for values that make no sense.
-Containers live under the `minidocker` parent; `destroy()` removes that parent once empty
-(only `minidocker*` parents: another engine's parent directories are left alone). Paths are
-always taken from the root of each tree (runc reads a relative v1 path below its own cgroup).
+What the values mean, and the errors: see create().
 """
 from minidocker.runtime.cgroups.base import (Cgroup, CgroupConfigError, CgroupError, Resources, Stats,
                                              layout, mounts, shares_to_weight)
@@ -61,7 +52,19 @@ def _cgroup(path: str) -> Cgroup:
 
 
 def create(path: str, resources: "Resources | dict | None" = None) -> Cgroup:
-    """Make a container's cgroup at `path` with `resources` applied (all or nothing)."""
+    """Make a container's cgroup at `path` with `resources` applied (all or nothing).
+
+    Semantics: memory_swap is memory PLUS swap (as OCI and runc); with only a memory limit, swap
+    is disabled (v1 memory.memsw.limit_in_bytes = limit if the kernel accounts swap, v2
+    memory.swap.max = 0), where runc would leave swap alone (Docker's engine, and minidocker's,
+    never send a bare limit: `-m` alone means memory+swap = 2x memory). -1 means unlimited;
+    cpu_quota/cpu_period are microseconds; pids_limit -1 or 0 is unlimited. Errors: CgroupError
+    (a KernelError, exit 125) when the kernel refuses — `create` then removes everything it made;
+    CgroupConfigError for values that make no sense.
+    Containers live under the `minidocker` parent; `destroy()` removes that parent once empty
+    (only `minidocker*` parents: another engine's parent directories are left alone). Paths are
+    always taken from the root of each tree (runc reads a relative v1 path below its own cgroup).
+    """
     return _cgroup(path).create(resources)
 
 

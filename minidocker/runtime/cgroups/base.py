@@ -297,9 +297,9 @@ def empty_out(pids, kill, timeout: float, name: str):
 
 
 # %% notebooks/02_cgroups.ipynb cell ca6cd631
-class Cgroup:
-    """One cgroup of a container, on every tree of this host. Use `cgroups.create()`; a
-    subclass provides _roots(), _make(made), _apply(resources), stats(), freeze(), thaw(), frozen."""
+class CgroupDirs:
+    """Where a cgroup is: its path below the root of every tree (a subclass's `_roots()`), and
+    who is inside. `Cgroup` adds the life cycle."""
     version = "?"
 
     def __init__(self, path: str):
@@ -308,30 +308,11 @@ class Cgroup:
     def __repr__(self):
         return f"<cgroup {self.version} {self.path}>"
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.destroy()
-
     def _dirs(self) -> list:
         return [os.path.join(root, self.path) for root in self._roots()]
 
     def exists(self) -> bool:
         return any(os.path.isdir(d) for d in self._dirs())
-
-    def create(self, resources: "Resources | dict | None" = None) -> "Cgroup":
-        """Make the cgroup and apply `resources`; on any failure remove what was made."""
-        if resources is not None and not isinstance(resources, Resources):
-            resources = Resources.from_oci(resources)
-        if self.exists():
-            raise CgroupError(f"cgroup {self.path} already exists")
-        make_or_undo(self._make, self._apply, resources)
-        return self
-
-    def apply(self, resources: "Resources | dict"):
-        """Change the limits of an existing cgroup (fields left None are not touched)."""
-        self._apply(resources if isinstance(resources, Resources) else Resources.from_oci(resources))
 
     def add(self, pid: int):
         """Move a running process (and its threads) into the cgroup."""
@@ -345,6 +326,31 @@ class Cgroup:
     def pids(self) -> list:
         """Every process in the cgroup and the cgroups below it, on any tree."""
         return pids_below(self._dirs())
+
+
+# %% notebooks/02_cgroups.ipynb cell d13c2a03
+class Cgroup(CgroupDirs):
+    """One cgroup of a container, on every tree of this host. Use `cgroups.create()`; a
+    subclass provides _roots(), _make(made), _apply(resources), stats(), freeze(), thaw(), frozen."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.destroy()
+
+    def create(self, resources: "Resources | dict | None" = None) -> "Cgroup":
+        """Make the cgroup and apply `resources`; on any failure remove what was made."""
+        if resources is not None and not isinstance(resources, Resources):
+            resources = Resources.from_oci(resources)
+        if self.exists():
+            raise CgroupError(f"cgroup {self.path} already exists")
+        make_or_undo(self._make, self._apply, resources)
+        return self
+
+    def apply(self, resources: "Resources | dict"):
+        """Change the limits of an existing cgroup (fields left None are not touched)."""
+        self._apply(resources if isinstance(resources, Resources) else Resources.from_oci(resources))
 
     def kill(self, sig=signal.SIGKILL):
         """Send `sig` to every process inside; freezing first, so a fork cannot slip through."""

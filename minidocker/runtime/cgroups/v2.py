@@ -104,6 +104,15 @@ def set_frozen(file, value: int, timeout: float, name: str):
           f"cgroup {name} has frozen {value}")
 
 
+def freeze_or_thaw_back(file, timeout: float, name: str):
+    """Freeze the v2 cgroup `name`; if it does not freeze in time, thaw it again and raise."""
+    try:
+        set_frozen(file, 1, timeout, name)
+    except CgroupError:
+        set_frozen(file, 0, timeout, name)
+        raise
+
+
 # %% notebooks/02_cgroups.ipynb cell 17e65e0b
 class V2Cgroup(Cgroup):
     """A container's cgroup on a pure cgroup v2 host."""
@@ -135,11 +144,7 @@ class V2Cgroup(Cgroup):
 
     def freeze(self, timeout: float = FREEZE_TIMEOUT):
         """Stop every process inside until thaw()."""
-        try:
-            set_frozen(self.file, 1, timeout, self.path)
-        except CgroupError:
-            set_frozen(self.file, 0, timeout, self.path)
-            raise
+        freeze_or_thaw_back(self.file, timeout, self.path)
 
     def thaw(self, timeout: float = FREEZE_TIMEOUT):
         set_frozen(self.file, 0, timeout, self.path)
