@@ -233,3 +233,12 @@ auth:
     finally:
         distribution.terminate()
         distribution.wait()
+
+
+def test_an_unknown_user_costs_a_whole_bcrypt_check():
+    # bcrypt refuses a malformed hash at once (ValueError), which would tell a stranger by timing
+    # which user names exist: the stand-in for a missing user must be a hash bcrypt really checks.
+    import bcrypt
+    from minidocker.registry.server.users import _DUMMY, authenticate
+    assert bcrypt.checkpw(b"guess", _DUMMY.encode()) is False
+    assert authenticate({}, "mallory", "guess") is None

@@ -69,7 +69,7 @@ class Users:
 
 
 # %% notebooks/07_registry_server.ipynb cell dc8912c3
-_DUMMY = "$2b$10$" + "a" * 53
+_DUMMY = "$2b$10$IIa2prK18aU74yBIf6XNDuE.lebyE9Kx2SyXzrRtunf1xfkL4lR1e"     # a real hash: bcrypt refuses a malformed one at once
 
 
 def authenticate(users: dict, name: str, password: str):
