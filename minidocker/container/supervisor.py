@@ -65,6 +65,7 @@ def launch(container_id: str, mode: str, *theirs) -> list:
     return [pid]
 
 
+# %% notebooks/06a_lifecycle.ipynb cell pr6a0s01
 def supervisor_pid(container_id: str) -> int:
     """The resident monitor's pid (the owner of the container's network sandbox): this process
     when it launches inline, its parent when a forked helper does (listen() wrote it down)."""
