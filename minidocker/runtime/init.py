@@ -6,7 +6,6 @@
 per message: "maps", "pid N", "ready", or "error STATUS text"."""
 import os
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 
 from minidocker.errors import CommandNotExecutable, CommandNotFound, MinidockerError
@@ -14,14 +13,15 @@ from minidocker.runtime import console, inroot, libc, mounts, security
 from minidocker.runtime.namespaces import FORWARDED_SIGNALS, NAMESPACE_FLAGS, loopback_up
 
 
-@dataclass
 class Channel:
     """The pipes between the host (`create`) and the container's processes."""
-    to_host: int          # write end: children -> host
-    from_host: int        # read end: host -> children
-    fifo: int             # O_PATH fd of exec.fifo
-    console: int = -1     # connected console socket, with process.terminal
-    seccomp: object = None  # linux.seccomp compiled by the host (runtime.seccomp), loaded by the init
+
+    def __init__(self, to_host: int, from_host: int, fifo: int, console: int = -1, seccomp=None):
+        self.to_host = to_host        # write end: children -> host
+        self.from_host = from_host    # read end: host -> children
+        self.fifo = fifo              # O_PATH fd of exec.fifo
+        self.console = console        # connected console socket, with process.terminal
+        self.seccomp = seccomp        # linux.seccomp compiled by the host (runtime.seccomp), loaded by the init
 
 
 def tell(channel: Channel, message: str):

@@ -8,7 +8,6 @@ the runtime relies on is checked here, before anything is created.
 """
 import copy
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from minidocker.errors import MinidockerError
@@ -72,10 +71,12 @@ def write_default_spec(bundle) -> Path:
 
 
 # %% notebooks/03_oci_runtime.ipynb cell 9b57624c
-@dataclass
 class Bundle:
-    path: Path          # absolute
-    config: dict
+    """A loaded bundle. (A plain class: the dataclasses module costs every command its import.)"""
+
+    def __init__(self, path: Path, config: dict):
+        self.path = path            # absolute
+        self.config = config
 
     @property
     def rootfs(self) -> Path:
