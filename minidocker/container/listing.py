@@ -6,7 +6,6 @@ import contextlib
 import datetime
 import json
 import shlex
-import shutil
 import time
 
 from minidocker.container import record as _record
@@ -121,6 +120,7 @@ def release(record: dict):
     try:
         runtime.delete(root, record["ID"], force=True)
     except ContainerNotFound:               # the runner died before the runtime saved its state
+        import shutil
         shutil.rmtree(root / record["ID"], ignore_errors=True)
         with contextlib.suppress(MinidockerError):
             cgroups.lookup(_cgroup_path(record)).destroy()

@@ -14,9 +14,7 @@ import datetime
 import fcntl
 import json
 import os
-import random
 import re
-import shutil
 from pathlib import Path
 
 from minidocker import paths
@@ -73,6 +71,7 @@ def all_records() -> list:
 
 
 def new_name(taken: set) -> str:
+    import random                # only a new container needs a name (exec, stop... do not)
     for _ in range(100):
         name = f"{random.choice(ADJECTIVES)}_{random.choice(SCIENTISTS)}"
         if name not in taken:
@@ -118,4 +117,5 @@ def save(record: dict):
 
 
 def remove(record: dict):
+    import shutil                # (it loads the bz2 and lzma libraries: only rm and --rm pay for them)
     shutil.rmtree(directory(record), ignore_errors=True)

@@ -188,7 +188,8 @@ def detach(container_id: str):
         endpoint = next((ep for ep in store.endpoints() if ep["ContainerID"] == container_id), None)
         if endpoint:
             _teardown(endpoint)
-            _render()
+            if endpoint["Networks"]:        # the firewall knows only containers on networks
+                _render()
 
 
 def claim(container_id: str, pid: int):

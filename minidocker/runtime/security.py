@@ -33,11 +33,11 @@ def last_cap() -> int:
 
 def cap_numbers(names) -> list:
     """Capability names -> numbers; names this kernel does not know are skipped, as runc does."""
-    numbers = []
+    numbers, last = [], last_cap()
     for name in names or []:
         if name not in CAPABILITIES:
             raise SpecError(f"config.json: unknown capability {name!r}")
-        if CAPABILITIES.index(name) <= last_cap():
+        if CAPABILITIES.index(name) <= last:
             numbers.append(CAPABILITIES.index(name))
     return numbers
 

@@ -6,7 +6,6 @@
 load_bundle(path) -> Bundle(path, config) or SpecError with one sentence. Everything the rest of
 the runtime relies on is checked here, before anything is created.
 """
-import copy
 import json
 from pathlib import Path
 
@@ -59,7 +58,8 @@ DEFAULT_SPEC = {
 
 
 def default_spec() -> dict:
-    return copy.deepcopy(DEFAULT_SPEC)
+    """A fresh deep copy (through JSON: it is JSON data; quicker than copy.deepcopy, no import)."""
+    return json.loads(json.dumps(DEFAULT_SPEC))
 
 
 def write_default_spec(bundle) -> Path:
