@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from minidocker import paths
-from minidocker._files import write_json_atomically as write_json   # one atomic writer
+from minidocker._files import write_json_atomically              # the package's one atomic writer
 from minidocker.errors import MinidockerError
 
 DEFAULT_NETWORK, DEFAULT_BRIDGE, DEFAULT_SUBNET = "bridge", "minidocker0", "172.17.0.0/16"
@@ -27,6 +27,13 @@ POOL = ipaddress.ip_network("172.16.0.0/12")       # Docker's default pool: a /1
 
 class NetworkError(MinidockerError):
     """A network could not be made, found or changed."""
+
+
+def write_json(path: Path, value):
+    """A record, written atomically; a network's fsynced too, not an endpoint's: an endpoint
+    describes a sandbox (veths, namespace, rules, lease) that a power cut takes along, and
+    reconcile() drops the record of a sandbox whose owner is gone anyway."""
+    write_json_atomically(path, value, sync=path.parent.name != "endpoints")
 
 
 class NetworkNotFound(NetworkError):
