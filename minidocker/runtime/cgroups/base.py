@@ -184,10 +184,12 @@ def _clean_path(path: str) -> str:
 
 
 def _wait(condition, timeout, what):
+    """Poll `condition` until it holds; `what` (a text, or a function making it: only a timeout
+    needs it) says what was awaited."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise CgroupError(f"timed out after {timeout:g}s waiting until {what}")
+            raise CgroupError(f"timed out after {timeout:g}s waiting until {what() if callable(what) else what}")
         time.sleep(0.005)
 
 
@@ -290,7 +292,7 @@ def empty_out(pids, kill, timeout: float, name: str):
             kill()
         except CgroupError:  # no freezer here, or a tree already gone: signal each
             signal_each(pids(), signal.SIGKILL)
-    _wait(lambda: not signal_each(pids(), signal.SIGKILL), timeout, f"cgroup {name} is empty (pids {pids()})")
+    _wait(lambda: not signal_each(pids(), signal.SIGKILL), timeout, lambda: f"cgroup {name} is empty (pids {pids()})")
 
 
 # %% notebooks/02_cgroups.ipynb cell ca6cd631
