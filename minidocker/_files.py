@@ -44,10 +44,10 @@ def write_atomically(path, data, mode: int = 0o666, sync: bool = True, sync_dir:
 
 
 # %% notebooks/03_oci_runtime.ipynb cell 578386de
-def write_json_atomically(path, value, indent=1, **options):
+def write_json_atomically(path, value, indent=1, sync: bool = True, **options):
     """`value` as JSON (indented for people; more json.dumps `options` such as sort_keys), written
-    atomically and fsynced."""
-    write_atomically(path, json.dumps(value, indent=indent, **options))
+    atomically and (unless `sync` is false, see write_atomically) fsynced."""
+    write_atomically(path, json.dumps(value, indent=indent, **options), sync=sync)
 
 
 # %% notebooks/03_oci_runtime.ipynb cell 7456028c

@@ -5,8 +5,6 @@
 
 Also the home of the flags this chapter adds to `run` and `create` (`add_lifecycle_options`,
 `lifecycle_extras`); the rest are run's own (cli.run.add_container_options)."""
-import argparse
-
 from minidocker.cli.network import add_run_options as add_network_options, run_extra as network_extra
 from minidocker.errors import UsageError
 
@@ -64,7 +62,7 @@ def register(verbs):
     add_container_options(parser)
     add_lifecycle_options(parser)
     parser.add_argument("image", metavar="IMAGE")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("command", nargs="...", help="==SUPPRESS==")   # argparse.REMAINDER, .SUPPRESS
     parser.set_defaults(func=create)
 
 

@@ -2,7 +2,6 @@
 
 # %% notebooks/06a_lifecycle.ipynb cell 0703f1cd
 """`minidocker exec`: execute a command in a running container."""
-import argparse
 import os
 
 from minidocker.errors import UsageError
@@ -17,7 +16,7 @@ def register(verbs):
     parser.add_argument("-u", "--user", help="username or UID (format: <name|uid>[:<group|gid>])")
     parser.add_argument("-w", "--workdir", help="working directory inside the container")
     parser.add_argument("container", metavar="CONTAINER")
-    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+    parser.add_argument("command", nargs="...", metavar="COMMAND")     # argparse.REMAINDER (see cli.main.quick_parse)
     parser.set_defaults(func=exec_)
 
 

@@ -2,20 +2,12 @@
 
 # %% notebooks/01_namespaces.ipynb cell 00156433
 """The `minidocker` command: global options, one module per verb, errors as one line."""
-import argparse
 import importlib
 import os
 import sys
 
 import minidocker.cli as _cli_package
-from minidocker.errors import MinidockerError, UsageError
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is a MinidockerError (one line, exit 125) as in Docker."""
-
-    def error(self, message):
-        raise UsageError(f"{message} (see '{self.prog} --help')")
+from minidocker.errors import MinidockerError
 
 
 def verb_modules(argv) -> list:
@@ -32,7 +24,9 @@ def verb_modules(argv) -> list:
     return names
 
 
-def build_parser(argv) -> Parser:
+def build_parser(argv):
+    """argparse's parser for the verbs of `argv` (imported here: see quick_parse below)."""
+    from minidocker.cli._parser import Parser
     parser = Parser(prog="minidocker", description="A Docker that really works, built in Python.")
     parser.add_argument("--root", help="persistent state directory (default /var/lib/minidocker, env MINIDOCKER_ROOT)")
     parser.add_argument("--runroot", help="runtime state directory (default /run/minidocker, env MINIDOCKER_RUNROOT)")
@@ -40,6 +34,122 @@ def build_parser(argv) -> Parser:
     for name in verb_modules(argv):
         importlib.import_module(f"{_cli_package.__name__}.{name}").register(verbs)
     return parser
+
+
+# %% notebooks/01_namespaces.ipynb cell e88ea696
+class NotQuick(Exception):
+    """quick_parse leaves this command line to argparse."""
+
+
+class FlagTable:
+    """A verb's flags as its register() declares them (standing in for argparse's `verbs` and
+    parser): store, store_true and append flags; one, one-or-more (+) or the rest (...) positionals."""
+
+    def __init__(self):
+        self.options, self.positionals, self.defaults, self.required = {}, [], {}, set()
+
+    def add_parser(self, name, **_):
+        return self
+
+    def set_defaults(self, **values):
+        self.defaults.update(values)
+
+    def add_argument(self, *names, action="store", dest=None, default=None, type=None, nargs=None,
+                     required=False, **rest):
+        if not names[0].startswith("-"):
+            if nargs not in (None, "+", "..."):
+                raise NotQuick(names[0])
+            self.positionals.append((names[0], nargs))
+        elif action == "help":
+            self.options.update(dict.fromkeys(names))          # met: argparse's (it prints the help)
+        elif action not in ("store", "store_true", "append") or nargs is not None or "choices" in rest:
+            raise NotQuick(names[0])
+        else:
+            dest = dest or next((n for n in names if n.startswith("--")), names[0]).lstrip("-").replace("-", "_")
+            self.defaults.setdefault(dest, False if action == "store_true" else default)
+            self.options.update(dict.fromkeys(names, (dest, action, type)))
+            if required:
+                self.required.add(dest)
+
+    def add_subparsers(self, **_):
+        raise NotQuick("sub-commands")
+
+
+# %% notebooks/01_namespaces.ipynb cell c5459de6
+def _flag(table: FlagTable, values: dict, name: str, value, words: list) -> bool:
+    """Apply flag `name` with `value` (None: the next word, if it takes one); True if it took one."""
+    entry = table.options.get(name)
+    if entry is None:                       # unknown, abbreviated, --help: argparse decides
+        raise NotQuick(name)
+    dest, action, kind = entry
+    table.required.discard(dest)
+    if action == "store_true":
+        if value is not None and name.startswith("--"):
+            raise NotQuick(name)
+        values[dest] = True
+        return False
+    if value is None:
+        if not words or words[0].startswith("-"):
+            raise NotQuick(name)
+        value = words.pop(0)
+    try:
+        value = kind(value) if kind else value
+    except (TypeError, ValueError):
+        raise NotQuick(name) from None
+    values[dest] = [*(values[dest] or []), value] if action == "append" else value
+    return True
+
+
+def read_flags(table: FlagTable, words: list) -> dict:
+    """What argparse would make of `words` (the verb's part of the command line), or NotQuick."""
+    values, words = dict(table.defaults), list(words)
+    while words and words[0].startswith("-") and words[0] != "-":
+        word = words.pop(0)
+        if word == "--" or " " in word or word[1].isdigit():
+            raise NotQuick(word)            # argparse's rules for these are its own
+        if word.startswith("--"):
+            name, has_value, value = word.partition("=")
+            _flag(table, values, name, value if has_value else None, words)
+        elif "=" in word:
+            raise NotQuick(word)
+        else:                               # -it, -dp 80, -eVALUE: clusters of short flags
+            i = 1
+            while i < len(word) and not _flag(table, values, "-" + word[i], word[i + 1:] or None, words):
+                i += 1
+    for name, nargs in table.positionals:
+        if nargs == "...":
+            values[name], words = words, []
+        elif not words or nargs == "+" and any(w.startswith("-") for w in words):
+            raise NotQuick(name)
+        else:
+            values[name], words = (words, []) if nargs == "+" else (words[0], words[1:])
+    if words or table.required or "func" not in values:     # (_flag crossed off each required one met)
+        raise NotQuick(words)
+    return values
+
+
+# %% notebooks/01_namespaces.ipynb cell 9a284663
+def quick_parse(argv):
+    """The command line as parse_args would return it, read without argparse; None leaves it to argparse."""
+    from types import SimpleNamespace
+    values, words = {"root": None, "runroot": None}, list(argv)
+    while words and words[0].partition("=")[0] in ("--root", "--runroot"):
+        name, has_value, value = words.pop(0).partition("=")
+        if not has_value:
+            if not words or words[0].startswith("-"):
+                return None
+            value = words.pop(0)
+        values[name[2:]] = value
+    found = verb_modules(words[:1])
+    if not words or words[0].startswith("-") or len(found) != 1:
+        return None
+    table = FlagTable()
+    try:
+        importlib.import_module(f"{_cli_package.__name__}.{found[0]}").register(table)
+        values.update(read_flags(table, words[1:]))
+    except NotQuick:
+        return None
+    return SimpleNamespace(verb=words[0], **values)
 
 
 # %% notebooks/01_namespaces.ipynb cell 8993b911
@@ -64,14 +174,16 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     verb = None
     try:
-        parser = build_parser(argv)
-        args = parser.parse_args(argv)
+        args = quick_parse(argv)
+        if args is None:
+            parser = build_parser(argv)
+            args = parser.parse_args(argv)
         verb = args.verb
         if args.root:
             os.environ["MINIDOCKER_ROOT"] = os.path.abspath(args.root)
         if args.runroot:
             os.environ["MINIDOCKER_RUNROOT"] = os.path.abspath(args.runroot)
-        if not getattr(args, "func", None):
+        if not getattr(args, "func", None):     # (quick_parse always finds one)
             parser.print_help(sys.stderr)
             return 125
         return exit_status(verb, args.func(args) or 0)

@@ -3,7 +3,6 @@
 # %% notebooks/01_namespaces.ipynb cell c535f2a6
 """`minidocker run`: run a command in a new container, from an image or, with --rootfs, from a bare
 root filesystem directory — both through the engine (chapter 6), with Docker's defaults and flags."""
-import argparse
 import fcntl
 import os
 import struct
@@ -52,7 +51,7 @@ def register(verbs):
     add_container_options(parser)
     from minidocker.cli.create import add_lifecycle_options    # chapter 6, second part
     add_lifecycle_options(parser)
-    option("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    option("command", nargs="...", help="==SUPPRESS==")    # argparse.REMAINDER and .SUPPRESS (see quick_parse)
     parser.set_defaults(func=run)
 
 

@@ -4,12 +4,12 @@
 """A container's root filesystem: its image's layers (read-only, shared) under its own upper layer."""
 from pathlib import Path
 
-from minidocker.image.store import chain_ids
 from minidocker.storage import overlay
 
 
 def image_layers(store, image_id: str) -> list:
     """The image's unpacked layer directories, top-most first (as overlayfs wants them)."""
+    from minidocker.image.store import chain_ids    # here: unmounting (every stop, rm) needs no image store
     diff_ids = store.config(image_id).get("rootfs", {}).get("diff_ids", [])
     return [store.layer_dir(chain) / "diff" for chain in reversed(chain_ids(diff_ids))]
 

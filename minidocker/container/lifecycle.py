@@ -55,30 +55,18 @@ def spawn_supervisor(container_id: str, mode: str):
 
 # %% notebooks/06a_lifecycle.ipynb cell 2edb2e7d
 def create(image: str, options, extras=None, start=False) -> dict:
-    """Docker's create: the record, rootfs and bundle (container.run.create), then `extras` —
-    functions (spec, record) -> None that add volumes, a restart policy, an init — and a
-    supervisor holding the created container until `start` (or starting it: `run -d`)."""
+    """Docker's create: the record, rootfs and bundle (container.run.create) with `extras` —
+    functions (spec, record) -> None that add volumes, a restart policy, an init, applied before
+    the bundle and the record are written, so each is written once — and a supervisor holding the
+    created container until `start` (or starting it: `run -d`)."""
     from minidocker.container.run import create as create_bundle   # the image store: only create needs it
-    record = create_bundle(image, options)
+    record = create_bundle(image, options, extras or ())
     try:
-        if extras:
-            edit_bundle(record, extras)
         spawn_supervisor(record["ID"], "start" if start else "create")
     except BaseException:
         remove_record(record)
         raise
     return _status.load(record["ID"])
-
-
-def edit_bundle(record: dict, extras):
-    """Apply `extras` to the bundle's config.json and the record, and save both."""
-    import json
-    path = _record.directory(record) / "bundle/config.json"
-    spec = json.loads(path.read_text())
-    for extra in extras:
-        extra(spec, record)
-    path.write_text(json.dumps(spec, indent=1))
-    _record.save(record)
 
 
 def run_detached(image: str, options, extras=None) -> str:
@@ -332,7 +320,6 @@ def exec_in(text: str, command: list, detach=False, tty=False, env=None, user=No
     """Docker's exec: the container's own process settings (capabilities, no_new_privs, seccomp
     come from its bundle) with this command, environment, user and working directory."""
     import json
-    from minidocker.container.bundle import resolve_user
     from minidocker.runtime import exec as runtime_exec
     record = find(text)
     status = record["State"]["Status"]
@@ -350,6 +337,7 @@ def exec_in(text: str, command: list, detach=False, tty=False, env=None, user=No
         size = os.get_terminal_size(0)
         process["consoleSize"] = {"height": size.lines, "width": size.columns}
     if user:
+        from minidocker.container.bundle import resolve_user
         found = resolve_user(bundle / "rootfs", user)
         process["user"] = {"uid": found["uid"], "gid": found["gid"]}
     if not tty or detach:

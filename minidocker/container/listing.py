@@ -6,17 +6,15 @@ import contextlib
 import datetime
 import json
 import shlex
-import shutil
 import time
 
-from minidocker.container import layer, record as _record
+from minidocker.container import record as _record
 from minidocker.container.record import ContainerError
 from minidocker.errors import MinidockerError
-from minidocker.image import check
 from minidocker.image.format import since, human_duration, tabwrite
-from minidocker.image.store import Store
-from minidocker.runtime import cgroups, commands as runtime
-from minidocker.runtime.state import ContainerNotFound
+
+# `find` is every lifecycle verb's first step (exec, stop, start...): what only `ps`, `rm` and the
+# collector need (the image store, the runtime, the layers) is imported where they use it.
 
 
 def find(text: str) -> dict:
@@ -42,6 +40,7 @@ def _timestamp(text: str) -> float:
 def running(record: dict) -> bool:
     """Running if the record says so and the runtime (or, before it has a state, the record's
     owner) shows it alive — the one rule chapter 5's `check.container_running` keeps."""
+    from minidocker.image import check
     return check.container_running(record)
 
 
@@ -104,6 +103,8 @@ def remove(text: str, force=False):
 
 def collect_if_orphaned(record: dict):
     """The last user of an image `rmi -f` untagged is gone: collect its layers."""
+    from minidocker.image import check
+    from minidocker.image.store import Store
     if record["Image"] and not Store().has_image(record["Image"]):   # --rootfs: no image
         check.collect_garbage()
 
@@ -112,10 +113,14 @@ def collect_if_orphaned(record: dict):
 def release(record: dict):
     """Free the runtime's state, the cgroup and the rootfs mount of a container, whatever its
     runner left (a `kill -9` mid-`run` leaves all three)."""
+    from minidocker.container import layer
+    from minidocker.runtime import cgroups, commands as runtime
+    from minidocker.runtime.state import ContainerNotFound
     root = _record.runtime_root()
     try:
         runtime.delete(root, record["ID"], force=True)
     except ContainerNotFound:               # the runner died before the runtime saved its state
+        import shutil
         shutil.rmtree(root / record["ID"], ignore_errors=True)
         with contextlib.suppress(MinidockerError):
             cgroups.lookup(_cgroup_path(record)).destroy()

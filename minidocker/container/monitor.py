@@ -93,8 +93,7 @@ def work(name: str, *args) -> list:
             posix.close(read_end)
             _signal.set_wakeup_fd(-1)
             _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
-            import site
-            site.main()                              # the monitor runs without site-packages
+            # no `site` (~6 ms on the way of every stop): the monitor's sys.path is the CLI's (supervisor.search_path)
             from minidocker.container import supervisor
             words = getattr(supervisor, name)(*args) or ()
             reply = ("ok " + " ".join(map(str, words)) + "\n").encode()

@@ -14,9 +14,7 @@ import datetime
 import fcntl
 import json
 import os
-import random
 import re
-import shutil
 from pathlib import Path
 
 from minidocker import paths
@@ -73,6 +71,7 @@ def all_records() -> list:
 
 
 def new_name(taken: set) -> str:
+    import random                # only a new container needs a name (exec, stop... do not)
     for _ in range(100):
         name = f"{random.choice(ADJECTIVES)}_{random.choice(SCIENTISTS)}"
         if name not in taken:
@@ -89,7 +88,10 @@ def owner() -> dict:
 def create(image_id: str, image_name: str, config: dict, host_config: dict, name: str | None = None) -> dict:
     """Make a container's directory and record; its name must be free (Docker's error otherwise).
     Call it under `store.lock()` with `image_id` resolved under that same lock (see above); the
-    calling process is the record's owner, which `ps` checks while the runtime has no state yet."""
+    calling process is the record's owner, which `ps` checks while the runtime has no state yet.
+    The record is not fsynced here: it reserves the name and the image for the processes running
+    now (they read it from the page cache); the caller's `save` once the bundle is written makes
+    it durable, before anyone is told the container exists. (A crash in between may lose it.)"""
     with names_locked():
         taken = {r["Name"].lstrip("/"): r["ID"] for r in all_records()}
         if name is None:
@@ -105,7 +107,7 @@ def create(image_id: str, image_name: str, config: dict, host_config: dict, name
                             "StartedAt": "", "FinishedAt": "", "Owner": owner()}}
         directory = containers_dir() / record["ID"]
         directory.mkdir()
-        write_atomically(directory / "config.json", record)
+        write_atomically(directory / "config.json", record, sync=False)
     return record
 
 
@@ -118,4 +120,5 @@ def save(record: dict):
 
 
 def remove(record: dict):
+    import shutil                # (it loads the bz2 and lzma libraries: only rm and --rm pay for them)
     shutil.rmtree(directory(record), ignore_errors=True)

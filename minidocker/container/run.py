@@ -2,8 +2,8 @@
 
 # %% notebooks/06_containers.ipynb cell f51fa959
 """`minidocker run IMAGE` (or `--rootfs DIR`): record a container, mount its layers, write its bundle, run it."""
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 from minidocker.container import bundle as _bundle, defaults
 from minidocker.container import layer, record as _record
@@ -14,32 +14,29 @@ from minidocker.image.store import ImageNotFound, Store
 from minidocker.runtime.namespaces import check_host
 
 
-@dataclass
-class RunOptions:
-    """Docker's `run` flags that the engine understands."""
-    command: list = field(default_factory=list)
-    name: str | None = None
-    remove: bool = False              # --rm
-    tty: bool = False                 # -t
-    interactive: bool = False         # -i
-    env: dict = field(default_factory=dict)
-    workdir: str | None = None
-    hostname: str | None = None
-    user: str | None = None
-    group_add: list = field(default_factory=list)
-    entrypoint: str | None = None
-    memory: str | None = None
-    memory_swap: str | None = None
-    cpus: str | None = None
-    pids_limit: int | None = None
-    privileged: bool = False
-    cap_add: list = field(default_factory=list)
-    cap_drop: list = field(default_factory=list)
-    security_opt: list = field(default_factory=list)
-    read_only: bool = False
-    console_size: tuple | None = None  # (rows, columns) of the CLI's terminal, with -t
-    rootfs: str | None = None         # --rootfs: a directory instead of an image
-    pull: str = "missing"             # --pull always|missing|never (chapter 7 pulls)
+RUN_DEFAULTS = dict(
+    command=[], name=None,
+    remove=False,                     # --rm
+    tty=False,                        # -t
+    interactive=False,                # -i
+    env={}, workdir=None, hostname=None, user=None, group_add=[], entrypoint=None,
+    memory=None, memory_swap=None, cpus=None, pids_limit=None,
+    privileged=False, cap_add=[], cap_drop=[], security_opt=[], read_only=False,
+    console_size=None,                # (rows, columns) of the CLI's terminal, with -t
+    rootfs=None,                      # --rootfs: a directory instead of an image
+    pull="missing")                   # --pull always|missing|never (chapter 7 pulls)
+
+
+class RunOptions(SimpleNamespace):
+    """Docker's `run` flags that the engine understands, as keywords; the others keep
+    RUN_DEFAULTS. (SimpleNamespace, not a dataclass: every `run` would import dataclasses.)"""
+
+    def __init__(self, **flags):
+        unknown = flags.keys() - RUN_DEFAULTS.keys()
+        if unknown:
+            raise TypeError(f"RunOptions: no such flag {sorted(unknown)[0]!r}")
+        fresh = {key: value.copy() if isinstance(value, (list, dict)) else value for key, value in RUN_DEFAULTS.items()}
+        super().__init__(**{**fresh, **flags})
 
 
 # %% notebooks/06_containers.ipynb cell 08e51a34

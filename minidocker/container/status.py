@@ -7,7 +7,6 @@ import contextlib
 import fcntl
 import json
 import os
-import socket
 from pathlib import Path
 
 from minidocker import paths
@@ -75,9 +74,10 @@ def supervised(container_id: str) -> bool:
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 5bfc1d81
-def control(container_id: str, request: str) -> socket.socket:
+def control(container_id: str, request: str) -> "socket.socket":
     """Connect to the supervisor's control socket and send one request line. The socket's path
     can be longer than a sockaddr holds, so it is reached through /proc/self/fd."""
+    import socket                # here: exec and the readers of records never talk to a supervisor
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
         directory = os.open(run_dir(container_id), os.O_PATH | os.O_CLOEXEC)

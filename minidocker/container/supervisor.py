@@ -14,8 +14,15 @@ from minidocker.container import monitor, record as _record, status as _status
 from minidocker.errors import MinidockerError
 from minidocker.runtime import commands as runtime, libc, state as runtime_state
 
-MONITOR = "import sys; sys.path[:0] = sys.argv[1:2]; from minidocker.container.monitor import main; main(sys.argv[2:])"
+MONITOR = "import sys; sys.path[:0] = sys.argv[1].split(':'); from minidocker.container.monitor import main; main(sys.argv[2:])"
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(minidocker.__file__)))
+
+
+def search_path() -> str:
+    """The monitor's sys.path: this package's root first, then the CLI's own path (the venv's
+    site-packages among it, not the working directory), so that its helpers find pyroute2
+    without running `site` and its .pth files."""
+    return os.pathsep.join([PACKAGE_ROOT, *(p for p in sys.path if p and p != os.getcwd())])
 
 
 def start(container_id: str, pid=None):
@@ -167,4 +174,4 @@ def become(container_id: str, ready: int, mode: str):
         os._exit(0)
     os.write(ready, b"ok\n")
     os.close(ready)
-    os.execv(sys.executable, [sys.executable, "-S", "-c", MONITOR, PACKAGE_ROOT, *supervisor.handover()])
+    os.execv(sys.executable, [sys.executable, "-S", "-c", MONITOR, search_path(), *supervisor.handover()])

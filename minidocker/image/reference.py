@@ -3,7 +3,7 @@
 # %% notebooks/05_images.ipynb cell 813adc27
 """Image references, parsed and normalised exactly as Docker's `distribution/reference` does."""
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
 from minidocker.errors import MinidockerError
 
@@ -30,12 +30,10 @@ class InvalidReference(MinidockerError):
 
 
 # %% notebooks/05_images.ipynb cell 109ec46e
-@dataclass(frozen=True)
-class Reference:
-    domain: str
-    path: str
-    tag: str | None = None
-    digest: str | None = None
+class Reference(namedtuple("Reference", "domain path tag digest", defaults=(None, None))):
+    """domain, path, tag (or None), digest (or None): immutable, compared by value. (A named
+    tuple, not a frozen dataclass: every `run` parses a reference, and would import dataclasses.)"""
+    __slots__ = ()
 
     @property
     def name(self) -> str:

@@ -8,7 +8,6 @@ writes and a lock so that concurrent and crashed minidocker processes leave it c
 directory, atomic files, blobs, layers, image records, and last the tags (`Store` itself)."""
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -46,7 +45,19 @@ class CorruptImage(StoreError):
 
 
 # %% notebooks/05_images.ipynb cell e5528a3d
+try:                                        # the interpreter's own sha256 (no OpenSSL): see digest_of
+    from _sha256 import sha256 as _builtin_sha256          # CPython 3.11
+except ImportError:
+    from _sha2 import sha256 as _builtin_sha256            # CPython 3.12 and later
+
+
 def digest_of(data: bytes) -> str:
+    """sha256 of bytes in memory. Small ones (configs, manifests, chain ids: what every `run`
+    reads) go through the interpreter's own sha256; hashlib loads OpenSSL (~4 ms on every command
+    that imports it), which pays only on big data, where it is faster."""
+    if len(data) < 1 << 20:
+        return "sha256:" + _builtin_sha256(data).hexdigest()
+    import hashlib
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -157,6 +168,7 @@ class _AtomicFiles(_LockedRoot):
 def _spool(stream, path: Path) -> tuple:
     """Copy `stream` into the new file `path`, on disk when this returns; (digest, size), hashed
     on the way: the bytes are read once."""
+    import hashlib                          # OpenSSL's sha256: a stream may be big (see digest_of)
     h, n = hashlib.sha256(), 0
     with open(path, "wb") as out:
         while chunk := stream.read(CHUNK):

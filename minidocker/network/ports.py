@@ -6,7 +6,7 @@ import errno
 import ipaddress
 import random
 import socket
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 from minidocker.errors import MinidockerError
@@ -16,13 +16,10 @@ class PortError(MinidockerError):
     """A malformed or conflicting port publication."""
 
 
-@dataclass(frozen=True)
-class Port:
-    """One published port: the host's side ("" = every address; 0 = a free port) and the container's."""
-    container_port: int
-    proto: str = "tcp"
-    host_ip: str = ""
-    host_port: int = 0
+class Port(namedtuple("Port", "container_port proto host_ip host_port", defaults=("tcp", "", 0))):
+    """One published port: the host's side ("" = every address; 0 = a free port) and the container's.
+    (A named tuple: a frozen dataclass would cost every `run` the dataclasses import.)"""
+    __slots__ = ()
 
     def key(self) -> str:
         return f"{self.container_port}/{self.proto}"

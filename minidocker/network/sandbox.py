@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import socket
-from dataclasses import dataclass, field
+from types import SimpleNamespace      # keyword attributes with == and a repr, without importing dataclasses
 
 from minidocker import paths
 from minidocker.network import dns, firewall, links, names, ports, store
@@ -16,29 +16,31 @@ from minidocker.network.store import NetworkError
 from minidocker.runtime import state as process_state
 
 
-@dataclass
-class NetworkOptions:
-    """Docker's flags that shape a container's network (`run`, `create`)."""
-    network: str = "bridge"      # --network none|host|bridge|NAME|container:ID
-    publish: list = field(default_factory=list)       # -p specs as typed
-    publish_all: bool = False                         # -P
-    exposed: list = field(default_factory=list)       # the image's ExposedPorts keys ("80/tcp")
-    hostname: str = None                              # --hostname (default: the short id)
-    add_hosts: list = field(default_factory=list)     # --add-host name:ip
-    dns: list = field(default_factory=list)           # --dns
-    aliases: list = field(default_factory=list)       # --network-alias
+class NetworkOptions(SimpleNamespace):
+    """Docker's flags that shape a container's network (`run`, `create`), as keywords."""
+
+    def __init__(self, network: str = "bridge",     # --network none|host|bridge|NAME|container:ID
+                 publish=(),                        # -p specs as typed
+                 publish_all: bool = False,         # -P
+                 exposed=(),                        # the image's ExposedPorts keys ("80/tcp")
+                 hostname: str | None = None,       # --hostname (default: the short id)
+                 add_hosts=(),                      # --add-host name:ip
+                 dns=(),                            # --dns
+                 aliases=()):                       # --network-alias
+        super().__init__(network=network, publish=list(publish), publish_all=publish_all, exposed=list(exposed),
+                         hostname=hostname, add_hosts=list(add_hosts), dns=list(dns), aliases=list(aliases))
 
 
 # %% notebooks/06b_networking.ipynb cell 48452d6b
-@dataclass
-class Attachment:
-    """What the engine needs from the network to write a bundle."""
-    mode: str                    # "none", "host", "bridge" (any bridge network), "container"
-    netns: str                   # the namespace file the bundle joins (None: none/host)
-    hostname: str
-    hosts: str                   # contents of /etc/hosts
-    resolv_conf: str             # contents of /etc/resolv.conf
-    settings: dict               # docker inspect's NetworkSettings
+class Attachment(SimpleNamespace):
+    """What the engine needs from the network to write a bundle (keywords, all given):
+    mode         "none", "host", "bridge" (any bridge network), "container"
+    netns        the namespace file the bundle joins (None: none/host)
+    hostname
+    hosts        contents of /etc/hosts
+    resolv_conf  contents of /etc/resolv.conf
+    settings     docker inspect's NetworkSettings
+    """
 
     def apply_to_spec(self, spec: dict):
         """Point the OCI spec's network namespace at ours (or at none / the host's)."""
@@ -186,7 +188,8 @@ def detach(container_id: str):
         endpoint = next((ep for ep in store.endpoints() if ep["ContainerID"] == container_id), None)
         if endpoint:
             _teardown(endpoint)
-            _render()
+            if endpoint["Networks"]:        # the firewall knows only containers on networks
+                _render()
 
 
 def claim(container_id: str, pid: int):

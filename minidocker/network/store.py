@@ -11,15 +11,13 @@ so IPAM needs no second table that could disagree. One lock file serialises ever
 import contextlib
 import datetime
 import fcntl
-import hashlib
 import ipaddress
 import json
 import os
-import secrets
 from pathlib import Path
 
 from minidocker import paths
-from minidocker._files import write_json_atomically as write_json   # one atomic writer
+from minidocker._files import write_json_atomically              # the package's one atomic writer
 from minidocker.errors import MinidockerError
 
 DEFAULT_NETWORK, DEFAULT_BRIDGE, DEFAULT_SUBNET = "bridge", "minidocker0", "172.17.0.0/16"
@@ -29,6 +27,13 @@ POOL = ipaddress.ip_network("172.16.0.0/12")       # Docker's default pool: a /1
 
 class NetworkError(MinidockerError):
     """A network could not be made, found or changed."""
+
+
+def write_json(path: Path, value):
+    """A record, written atomically; a network's fsynced too, not an endpoint's: an endpoint
+    describes a sandbox (veths, namespace, rules, lease) that a power cut takes along, and
+    reconcile() drops the record of a sandbox whose owner is gone anyway."""
+    write_json_atomically(path, value, sync=path.parent.name != "endpoints")
 
 
 class NetworkNotFound(NetworkError):
@@ -68,7 +73,7 @@ def _read_all(directory: Path) -> list:
 # %% notebooks/06b_networking.ipynb cell cc3251c9
 def _record(name, subnet, gateway, bridge, net_id=None) -> dict:
     """A network as `docker network inspect` shows it (Containers is filled in when shown)."""
-    return {"Name": name, "Id": net_id or secrets.token_hex(32),
+    return {"Name": name, "Id": net_id or os.urandom(32).hex(),
             "Created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "Scope": "local", "Driver": "bridge", "EnableIPv6": False,
             "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": subnet, "Gateway": gateway}]},
@@ -81,6 +86,7 @@ def networks() -> list:
     found = _read_all(root())
     if not any(n["Name"] == DEFAULT_NETWORK for n in found):
         # a fixed id: two commands that both find it missing write the same file, not two networks
+        import hashlib                      # here: OpenSSL costs ~4 ms, and only this first time needs it
         default = _record(DEFAULT_NETWORK, DEFAULT_SUBNET, "172.17.0.1", DEFAULT_BRIDGE,
                           hashlib.sha256(b"minidocker network bridge").hexdigest())
         root().mkdir(parents=True, exist_ok=True)
@@ -160,7 +166,7 @@ def create(name: str, subnet: str = None, gateway: str = None) -> dict:
                 raise NetworkError(f"no matching subnet for gateway {gateway}")
         else:
             gw = next(chosen.hosts())
-        net_id = secrets.token_hex(32)
+        net_id = os.urandom(32).hex()
         record = _record(name, str(chosen), str(gw), f"br-{net_id[:12]}", net_id)
         write_json(root() / f"{net_id}.json", record)
         return record

@@ -8,14 +8,23 @@ import signal
 import time
 
 from minidocker.errors import MinidockerError
-from minidocker.runtime import cgroups, console, libc, state
-from minidocker.runtime.create import create
+from minidocker.runtime import cgroups, console, state
 from minidocker.runtime.spec import load_bundle, write_default_spec
 from minidocker.runtime.state import ContainerStateError
 
 __all__ = ["create", "start", "container_state", "kill", "delete", "list_containers", "run", "spec",
            "parse_signal", "reap_orphans", "DEFAULT_ROOT"]
 DEFAULT_ROOT = state.DEFAULT_ROOT
+
+
+def __getattr__(name):
+    """`create` is runtime.create's, imported when first asked for: the verbs that only look at,
+    signal or delete a container (the engine's stop, kill, rm, exec) need none of its namespaces,
+    mounts and seccomp, and pay nothing for them."""
+    if name == "create":
+        from minidocker.runtime.create import create
+        return create
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def spec(bundle="."):
@@ -163,6 +172,7 @@ def reap_orphans():
 
 def _create_with_console(root, container_id: str, bundle, pid_file, console_socket, no_pivot, terminal: bool):
     """create; with `terminal`, over a socket pair whose other end receives the pty's master."""
+    from minidocker.runtime.create import create
     if terminal:
         import socket                      # only for a terminal: see console.connect
     ours, theirs = socket.socketpair() if terminal else (None, None)
@@ -180,6 +190,7 @@ def run(root, container_id: str, bundle=".", pid_file=None, console_socket=None,
     """create + start; unless detached, wait for the process, delete the container, return its status.
     The signals we forward are blocked from before the container exists until our handlers are in
     place: one that arrives meanwhile waits, then goes to the container, instead of killing us."""
+    from minidocker.runtime import libc
     from minidocker.runtime.namespaces import FORWARDED_SIGNALS
     terminal = bool(load_bundle(bundle).process.get("terminal")) and not console_socket
     if terminal and detach:

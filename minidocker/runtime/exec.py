@@ -78,12 +78,13 @@ def _process(process: dict, seccomp_filter, report: int, console_fd: int):
 
 # %% notebooks/06a_lifecycle.ipynb cell 7664ca43
 def _joiner(namespaces, go: int, report: int, process, seccomp_filter, console_fd: int, detach: bool):
-    """The first child: wait until the host put it in the cgroup, join, fork the process."""
+    """The first child: join the namespaces while the host puts it in the cgroup (on cgroup v1 the
+    first cgroup.procs write waits ~10 ms for an RCU grace period), wait until it has, fork the process."""
     try:
-        if os.read(go, 1) != b"g":
-            os._exit(125)
         for kind, fd in namespaces:
             libc.setns(fd, NAMESPACE_FLAGS[kind])
+        if os.read(go, 1) != b"g":
+            os._exit(125)
         child = os.fork()
         if child == 0:
             _process(process, seccomp_filter, report, console_fd)

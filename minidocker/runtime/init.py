@@ -6,7 +6,6 @@
 per message: "maps", "pid N", "ready", or "error STATUS text"."""
 import os
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 
 from minidocker.errors import CommandNotExecutable, CommandNotFound, MinidockerError
@@ -14,14 +13,15 @@ from minidocker.runtime import console, inroot, libc, mounts, security
 from minidocker.runtime.namespaces import FORWARDED_SIGNALS, NAMESPACE_FLAGS, loopback_up
 
 
-@dataclass
 class Channel:
     """The pipes between the host (`create`) and the container's processes."""
-    to_host: int          # write end: children -> host
-    from_host: int        # read end: host -> children
-    fifo: int             # O_PATH fd of exec.fifo
-    console: int = -1     # connected console socket, with process.terminal
-    seccomp: object = None  # linux.seccomp compiled by the host (runtime.seccomp), loaded by the init
+
+    def __init__(self, to_host: int, from_host: int, fifo: int, console: int = -1, seccomp=None):
+        self.to_host = to_host        # write end: children -> host
+        self.from_host = from_host    # read end: host -> children
+        self.fifo = fifo              # O_PATH fd of exec.fifo
+        self.console = console        # connected console socket, with process.terminal
+        self.seccomp = seccomp        # linux.seccomp compiled by the host (runtime.seccomp), loaded by the init
 
 
 def tell(channel: Channel, message: str):
@@ -33,18 +33,38 @@ def fail(channel: Channel, status: int, message: str):
     os._exit(status)
 
 
+# %% notebooks/03_oci_runtime.ipynb cell 2b3ce43a
+def expect(channel: Channel, word: bytes, heard: set):
+    """Wait for the host's `word`: b"g" (we are in the cgroup) or b"m" (our id maps are written),
+    which may come in either order (see intermediate); `heard` keeps the one that came first."""
+    while word not in heard:
+        got = os.read(channel.from_host, 1)
+        if got not in (b"g", b"m"):
+            os._exit(1)                    # the host is gone
+        heard.add(got)
+
+
+def new_namespaces(namespaces: dict, but=()) -> int:
+    """The clone flags of the namespaces to create (those without a path), but the kinds `but`."""
+    return sum(NAMESPACE_FLAGS[kind] for kind, path in namespaces.items() if not path and kind not in but)
+
+
 # %% notebooks/03_oci_runtime.ipynb cell 9bfc0abb
 def intermediate(bundle, channel: Channel, no_pivot: bool):
-    """Join or create the namespaces, then fork the init and exit."""
+    """Join or create the namespaces, then fork the init and exit. With nothing to join, the new
+    namespaces (but the cgroup one) are made while the host moves us into the cgroup — on cgroup
+    v1 the first move waits for an RCU grace period (~10 ms) — instead of after it."""
     try:
         for sig in FORWARDED_SIGNALS:     # the caller's handlers are not ours; still blocked (see create)
             signal.signal(sig, signal.SIG_DFL)
         libc.prctl(libc.PR_SET_DUMPABLE, 0)       # until execve: nothing in a namespace we join may
         libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)   # ptrace us or open /proc/<us>/exe, mem...
-        if os.read(channel.from_host, 1) != b"g":          # the host has put us in the cgroup
-            os._exit(1)
+        namespaces, heard = bundle.namespaces(), set()
+        early = not any(namespaces.values())
+        if early:
+            libc.unshare(new_namespaces(namespaces, but=("cgroup",)))
+        expect(channel, b"g", heard)                        # the host has put us in the cgroup
         cgroups = mounts.cgroup_view()
-        namespaces = bundle.namespaces()
         joins = sorted((kind for kind, path in namespaces.items() if path), key=lambda k: k != "user")
         for kind in joins:
             fd = os.open(namespaces[kind], os.O_RDONLY | os.O_CLOEXEC)
@@ -52,15 +72,10 @@ def intermediate(bundle, channel: Channel, no_pivot: bool):
                 libc.setns(fd, NAMESPACE_FLAGS[kind])
             finally:
                 os.close(fd)
-        flags = 0
-        for kind, path in namespaces.items():
-            if not path:
-                flags |= NAMESPACE_FLAGS[kind]
-        libc.unshare(flags)
+        libc.unshare(new_namespaces(namespaces, but=[kind for kind in namespaces if early and kind != "cgroup"]))
         if namespaces.get("user", "joined") is None:       # a new user namespace: the host maps ids
             tell(channel, "maps")
-            if os.read(channel.from_host, 1) != b"m":
-                os._exit(1)
+            expect(channel, b"m", heard)
         if "user" in namespaces:
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)

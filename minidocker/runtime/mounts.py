@@ -11,7 +11,6 @@ read-only root afterwards.
 import contextlib
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from minidocker.runtime import inroot, libc
@@ -90,12 +89,13 @@ def remount(target, flags: int):
 
 
 # %% notebooks/03_oci_runtime.ipynb cell 8ed958d0
-@dataclass
 class CgroupView:
     """What the container's cgroup mount needs, read *before* a cgroup namespace changes the view
     (inside one, /proc/self/cgroup and the roots in mountinfo are relative to the namespace)."""
-    paths: dict          # /proc/self/cgroup: controllers ("" for v2) -> path
-    hierarchies: list    # (mount point, root, {options}) of every cgroup v1 tree
+
+    def __init__(self, paths: dict, hierarchies: list):
+        self.paths = paths                  # /proc/self/cgroup: controllers ("" for v2) -> path
+        self.hierarchies = hierarchies      # (mount point, root, {options}) of every cgroup v1 tree
 
 
 def cgroup_view() -> CgroupView:

@@ -34,11 +34,11 @@ def last_cap() -> int:
 # %% notebooks/03_oci_runtime.ipynb cell d13c3b02
 def cap_numbers(names) -> list:
     """Capability names -> numbers; names this kernel does not know are skipped, as runc does."""
-    numbers = []
+    numbers, last = [], last_cap()
     for name in names or []:
         if name not in CAPABILITIES:
             raise SpecError(f"config.json: unknown capability {name!r}")
-        if CAPABILITIES.index(name) <= last_cap():
+        if CAPABILITIES.index(name) <= last:
             numbers.append(CAPABILITIES.index(name))
     return numbers
 

@@ -12,7 +12,6 @@ import fcntl
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from minidocker._files import write_atomically
@@ -50,18 +49,16 @@ def alive(pid: int, starttime: int) -> bool:
 
 
 # %% notebooks/03_oci_runtime.ipynb cell f42fad52
-@dataclass
 class State:
-    id: str
-    pid: int
-    starttime: int
-    bundle: str
-    rootfs: str
-    created: str
-    owner: str = ""
-    annotations: dict = field(default_factory=dict)
-    cgroup: dict = None           # how to find the container's cgroup again (chapter 2's description)
-    root: str = DEFAULT_ROOT
+    """A container's state.json (its fields, in this order) and the `root` it lives under."""
+
+    def __init__(self, id: str, pid: int, starttime: int, bundle: str, rootfs: str, created: str,
+                 owner: str = "", annotations: dict | None = None, cgroup: dict | None = None,
+                 root: str = DEFAULT_ROOT):
+        self.id, self.pid, self.starttime, self.bundle, self.rootfs = id, pid, starttime, bundle, rootfs
+        self.created, self.owner, self.annotations = created, owner, annotations or {}
+        self.cgroup = cgroup      # how to find the container's cgroup again (chapter 2's description)
+        self.root = root
 
     @property
     def dir(self) -> Path:
@@ -83,7 +80,7 @@ class State:
         return result
 
     def save(self):
-        data = {k: v for k, v in asdict(self).items() if k != "root"}
+        data = {k: v for k, v in vars(self).items() if k != "root"}
         write_atomically(self.dir / "state.json", json.dumps(data), sync=False)    # under /run: a tmpfs
 
 

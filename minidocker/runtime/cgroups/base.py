@@ -8,7 +8,7 @@ import errno
 import os
 import signal
 import time
-from dataclasses import dataclass, fields
+from types import SimpleNamespace   # attributes from keywords, with == and a repr (no dataclasses import)
 
 from minidocker.errors import KernelError, MinidockerError
 
@@ -103,8 +103,7 @@ def oci_values(resources: dict | None) -> dict:
 
 
 # %% notebooks/02_cgroups.ipynb cell b705c777
-@dataclass
-class Resources:
+class Resources(SimpleNamespace):
     """Limits for one cgroup, named after OCI `linux.resources` (None: the kernel's default).
 
     memory_limit  bytes, -1 unlimited                   (memory.limit)
@@ -114,16 +113,13 @@ class Resources:
     cpu_period    microseconds, 1000..1000000            (cpu.period)
     pids_limit    most processes at once, -1 or 0 unlimited (pids.limit)
     """
-    memory_limit: int | None = None
-    memory_swap: int | None = None
-    cpu_shares: int | None = None
-    cpu_quota: int | None = None
-    cpu_period: int | None = None
-    pids_limit: int | None = None
 
-    def __post_init__(self):
-        for field in fields(self):
-            _int_or_none(field.name.replace("_", ".", 1), getattr(self, field.name))
+    def __init__(self, memory_limit: int | None = None, memory_swap: int | None = None, cpu_shares: int | None = None,
+                 cpu_quota: int | None = None, cpu_period: int | None = None, pids_limit: int | None = None):
+        super().__init__(memory_limit=memory_limit, memory_swap=memory_swap, cpu_shares=cpu_shares,
+                         cpu_quota=cpu_quota, cpu_period=cpu_period, pids_limit=pids_limit)
+        for name, value in vars(self).items():
+            _int_or_none(name.replace("_", ".", 1), value)
         limit, swap = self.memory_limit, self.memory_swap
         if limit is not None and limit > 0 and swap is not None and 0 <= swap < limit:
             raise CgroupConfigError(f"linux.resources.memory.swap ({swap}) is memory plus swap: "
@@ -162,16 +158,17 @@ def keyed(path) -> dict:
     return out
 
 
-@dataclass
-class Stats:
-    """What a cgroup used, in the same units on v1 and v2."""
-    memory_usage: int          # bytes now (v1 memory.usage_in_bytes, v2 memory.current)
-    memory_peak: int | None    # highest bytes (v1 memory.max_usage_in_bytes, v2 memory.peak)
-    memory_limit_hits: int     # times usage hit the limit, a hint (v1 memory[.memsw].failcnt, v2 memory.events max)
-    oom_kills: int             # processes the OOM killer killed here ("oom_kill")
-    cpu_usage_ns: int          # CPU time (v1 cpuacct.usage, v2 usage_usec in cpu.stat * 1000)
-    cpu_throttled: int         # periods in which the CPU quota stopped it (nr_throttled in cpu.stat)
-    pids: int                  # processes and threads now (pids.current)
+class Stats(SimpleNamespace):
+    """What a cgroup used, in the same units on v1 and v2; v1.stats and v2.stats give every field:
+
+    memory_usage       bytes now (v1 memory.usage_in_bytes, v2 memory.current)
+    memory_peak        highest bytes, or None (v1 memory.max_usage_in_bytes, v2 memory.peak)
+    memory_limit_hits  times usage hit the limit, a hint (v1 memory[.memsw].failcnt, v2 memory.events max)
+    oom_kills          processes the OOM killer killed here ("oom_kill")
+    cpu_usage_ns       CPU time (v1 cpuacct.usage, v2 usage_usec in cpu.stat * 1000)
+    cpu_throttled      periods in which the CPU quota stopped it (nr_throttled in cpu.stat)
+    pids               processes and threads now (pids.current)
+    """
 
     @property
     def oom_killed(self) -> bool:
@@ -187,10 +184,12 @@ def _clean_path(path: str) -> str:
 
 
 def _wait(condition, timeout, what):
+    """Poll `condition` until it holds; `what` (a text, or a function making it: only a timeout
+    needs it) says what was awaited."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise CgroupError(f"timed out after {timeout:g}s waiting until {what}")
+            raise CgroupError(f"timed out after {timeout:g}s waiting until {what() if callable(what) else what}")
         time.sleep(0.005)
 
 
@@ -293,7 +292,7 @@ def empty_out(pids, kill, timeout: float, name: str):
             kill()
         except CgroupError:  # no freezer here, or a tree already gone: signal each
             signal_each(pids(), signal.SIGKILL)
-    _wait(lambda: not signal_each(pids(), signal.SIGKILL), timeout, f"cgroup {name} is empty (pids {pids()})")
+    _wait(lambda: not signal_each(pids(), signal.SIGKILL), timeout, lambda: f"cgroup {name} is empty (pids {pids()})")
 
 
 # %% notebooks/02_cgroups.ipynb cell ca6cd631
