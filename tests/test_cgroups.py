@@ -244,6 +244,26 @@ def test_resources_follow_the_oci_spec():
             cgroups.lookup(path)
 
 
+def test_containers_ending_while_others_start_share_their_parent(make):
+    """One container's end removes the emptied `minidocker` parent while another is making its
+    cgroup under it: the maker makes the parent again (20 concurrent `run`s hit this)."""
+    import threading
+    parent, errors = f"minidocker-race{uuid.uuid4().hex[:6]}", []
+
+    def churn(name):
+        try:
+            for _ in range(40):
+                cgroups.create(f"{parent}/{name}").destroy()
+        except CgroupError as error:
+            errors.append(error)
+    workers = [threading.Thread(target=churn, args=(name,)) for name in "ab"]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+
+
 @in_v2_vm("tests/test_cgroups.py", vm_timeout=480)
 def test_cgroup_tests_pass_on_pure_cgroup_v2(v2vm):
     """Boot a pure-cgroup-v2 kernel under qemu and run this file's kernel tests there."""

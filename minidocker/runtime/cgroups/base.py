@@ -256,17 +256,31 @@ def remove_dirs(dirs, timeout: float):
             _rmdir_retrying(directory, timeout)
 
 
+def lock_tree(root) -> int:
+    """The tree's root directory, open and flock'ed (close it to unlock): held while a cgroup's
+    minidocker* parents are made or removed, so that one container's end never removes the parent
+    another container is making its cgroup in (20 concurrent `run`s met that)."""
+    import fcntl
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
 def remove_empty_parents(roots, path: str):
     """Below each of `roots`, remove the minidocker* parents of `path` that are now empty."""
     parts = path.split("/")[:-1]
     for root in roots:
-        for depth in range(len(parts), 0, -1):
-            if not parts[depth - 1].startswith("minidocker"):
-                break  # a parent someone else made (an engine's cgroupsPath): not ours to remove
-            try:
-                os.rmdir(os.path.join(root, *parts[:depth]))
-            except OSError:  # not empty (another container), busy, or gone: leave it
-                break
+        lock = lock_tree(root)
+        try:
+            for depth in range(len(parts), 0, -1):
+                if not parts[depth - 1].startswith("minidocker"):
+                    break  # a parent someone else made (an engine's cgroupsPath): not ours to remove
+                try:
+                    os.rmdir(os.path.join(root, *parts[:depth]))
+                except OSError:  # not empty (another container), busy, or gone: leave it
+                    break
+        finally:
+            os.close(lock)
 
 
 # %% notebooks/02_cgroups.ipynb cell 91231389

@@ -5,7 +5,7 @@
 import os
 
 from minidocker.runtime.cgroups.base import (Cgroup, CgroupError, Resources, Stats, _wait, keyed,
-                                             mounts, read, write)
+                                             lock_tree, mounts, read, write)
 
 FREEZE_TIMEOUT = 5.0
 
@@ -26,22 +26,26 @@ def make_dirs(roots, path: str, made: list):
     `made`; a new cpuset directory gets its parent's CPUs and memory nodes."""
     parts = path.split("/")
     for root in roots:
-        cpuset = os.path.exists(os.path.join(root, "cpuset.cpus"))
-        for depth in range(1, len(parts) + 1):
-            directory = os.path.join(root, *parts[:depth])
-            try:
-                os.mkdir(directory)
-            except FileExistsError:
-                if depth == len(parts):  # someone else made this very cgroup meanwhile
-                    raise CgroupError(f"cgroup {path} already exists") from None
-                continue
-            except OSError as error:
-                raise CgroupError(f"cannot create cgroup {directory}: {error.strerror}") from None
-            made.append(directory)
-            if cpuset:  # a new cpuset has no CPUs and no memory nodes: inherit the parent's
-                for name in ("cpuset.cpus", "cpuset.mems"):
-                    if not read(os.path.join(directory, name)):
-                        write(os.path.join(directory, name), read(os.path.join(root, *parts[:depth - 1], name)))
+        lock = lock_tree(root)   # see remove_empty_parents
+        try:
+            cpuset = os.path.exists(os.path.join(root, "cpuset.cpus"))
+            for depth in range(1, len(parts) + 1):
+                directory = os.path.join(root, *parts[:depth])
+                try:
+                    os.mkdir(directory)
+                except FileExistsError:
+                    if depth == len(parts):  # someone else made this very cgroup meanwhile
+                        raise CgroupError(f"cgroup {path} already exists") from None
+                    continue
+                except OSError as error:
+                    raise CgroupError(f"cannot create cgroup {directory}: {error.strerror}") from None
+                made.append(directory)
+                if cpuset:  # a new cpuset has no CPUs and no memory nodes: inherit the parent's
+                    for name in ("cpuset.cpus", "cpuset.mems"):
+                        if not read(os.path.join(directory, name)):
+                            write(os.path.join(directory, name), read(os.path.join(root, *parts[:depth - 1], name)))
+        finally:
+            os.close(lock)
 
 
 # %% notebooks/02_cgroups.ipynb cell e6e3e45b

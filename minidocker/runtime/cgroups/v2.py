@@ -6,7 +6,7 @@ import os
 import signal
 
 from minidocker.runtime.cgroups.base import (Cgroup, CgroupConfigError, CgroupError, Resources, Stats,
-                                             _wait, keyed, mounts, read, shares_to_weight, write)
+                                             _wait, keyed, lock_tree, mounts, read, shares_to_weight, write)
 
 FREEZE_TIMEOUT = 5.0
 CONTROLLERS = ("cpuset", "cpu", "io", "memory", "pids")  # what a container may be limited by
@@ -33,19 +33,22 @@ def enable_controllers(directory: str):
 def make_path(root: str, path: str, made: list):
     """mkdir each level of `path` below `root`, each parent first handing its controllers down;
     every new directory is appended to `made`."""
-    parent = root
-    for part in path.split("/"):
-        enable_controllers(parent)
-        directory = os.path.join(parent, part)
-        try:
-            os.mkdir(directory)
-            made.append(directory)
-        except FileExistsError:
-            if directory == os.path.join(root, path):  # someone else made this very cgroup meanwhile
-                raise CgroupError(f"cgroup {path} already exists") from None
-        except OSError as error:
-            raise CgroupError(f"cannot create cgroup {directory}: {error.strerror}") from None
-        parent = directory
+    parent, lock = root, lock_tree(root)         # see remove_empty_parents
+    try:
+        for part in path.split("/"):
+            enable_controllers(parent)
+            directory = os.path.join(parent, part)
+            try:
+                os.mkdir(directory)
+                made.append(directory)
+            except FileExistsError:
+                if directory == os.path.join(root, path):  # someone else made this very cgroup meanwhile
+                    raise CgroupError(f"cgroup {path} already exists") from None
+            except OSError as error:
+                raise CgroupError(f"cannot create cgroup {directory}: {error.strerror}") from None
+            parent = directory
+    finally:
+        os.close(lock)
 
 
 # %% notebooks/02_cgroups.ipynb cell 604d5143
