@@ -131,7 +131,9 @@ def render(template: str, context) -> str:
 
 # %% notebooks/05_images.ipynb cell 462d147d
 def format_table(fmt: str, rows: list, headers: dict) -> str:
-    """Render rows (dicts) with a Docker `--format` value: 'table …', 'json', or a plain template."""
+    """Render rows (dicts) with a Docker `--format` value: 'table …', 'json', or a plain template.
+    A row is a Go map to Docker's `{{json .}}`, so its keys come out sorted."""
+    rows = [dict(sorted(row.items())) for row in rows]
     if fmt == "json":
         return "".join(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n" for row in rows)
     table = fmt.startswith("table")
