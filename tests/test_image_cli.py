@@ -229,3 +229,17 @@ def test_save_piped_into_load_on_one_store(images):
     result = subprocess.run(f"{cli} save other:1 | {cli} load", shell=True, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout == "Loaded image: other:1\n", result.stderr
     assert images("image", "ls", "--format", "{{.ID}}", "other").stdout == line
+
+
+def test_templates_with_blocks_on_the_command_line(images):
+    """`docker inspect -f '{{range .RepoTags}}…{{end}}'` and `image ls --format '{{if …}}'`; a bad
+    template is one line and exit 1."""
+    tags = images("image", "inspect", "-f", "{{range .RepoTags}}{{.}} {{end}}|{{len .RootFS.Layers}}", "tiny:1").stdout
+    assert sorted(tags.split("|")[0].split()) == ["redis:7", "redis:alpine", "tiny:1"] and tags.endswith("|1\n")
+    label = images("image", "inspect", "-f", '{{index .Config.Labels "maintainer"}}', "other:1").stdout
+    assert label == "me\n"
+    shown = images("image", "ls", "--format", '{{if eq .Repository "redis"}}{{.Tag}}{{end}}', "redis").stdout
+    assert sorted(shown.split()) == ["7", "alpine"]
+    for bad in ("{{.ID", "{{if .ID}}", "{{.Nope}}"):
+        result = images("image", "ls", "--format", bad)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1 and "template parsing error" in result.stderr, result.stderr
