@@ -243,3 +243,14 @@ def test_templates_with_blocks_on_the_command_line(images):
     for bad in ("{{.ID", "{{if .ID}}", "{{.Nope}}"):
         result = images("image", "ls", "--format", bad)
         assert result.returncode == 1 and result.stderr.count("\n") == 1 and "template parsing error" in result.stderr, result.stderr
+
+
+def test_inspect_shows_what_it_found_before_the_errors(images):
+    """The docker CLI's inspect: each found image is printed, each missing name is an error line, exit 1."""
+    other, = ids(images, "other:1")
+    result = images("image", "inspect", "-f", "{{.Id}}", "other:1", "nosuch", "gone:2")
+    assert result.returncode == 1 and result.stdout == other + "\n"
+    assert result.stderr == "minidocker: No such image: nosuch:latest\nminidocker: No such image: gone:2\n"
+    result = images("image", "inspect", "nosuch")
+    assert result.returncode == 1 and result.stdout == "[]\n"
+    assert [o["Id"] for o in json.loads(images("image", "inspect", "--format", "json", "other:1").stdout)] == [other]
