@@ -85,6 +85,8 @@ def test_go_template_actions_users_type():
              "{{$x := .Tag}}{{$x}}{{len (index .Config.Labels \"a\")}}": "71"}
     for template, expected in cases.items():
         assert fmt.render(template, row) == expected, template
+    ports = {"NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}}}
+    assert fmt.render('{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}', ports) == "8080"   # Docker's docs
     for bad, message in [("{{.ID", "unclosed action"), ("{{if .ID}}x", "unexpected EOF"), ("{{end}}", "unexpected {{end}}"),
                          ("{{.Nope}}", 'map has no entry for key "Nope"'), ("{{frob .ID}}", 'function "frob" not defined')]:
         with pytest.raises(fmt.TemplateError, match=re.escape(message)):

@@ -112,7 +112,7 @@ def _lex(template: str) -> list:
 
 # %% notebooks/05_images.ipynb cell 3c286a77
 def _operand(word: str, offset: int):
-    """One word of a command: ("lit", value), ("field", base, [names]) or ("func", name)."""
+    """One word of a command: ("lit", value), ("field", base, [names], word, offset) or ("func", name, offset)."""
     if word[0] in '"`':
         return ("lit", json.loads(word) if word[0] == '"' else word[1:-1])
     if re.fullmatch(r"-?\d+", word):
@@ -135,7 +135,10 @@ def _pipeline(words: list) -> list:
             while j < len(words) and depth:
                 depth += {"(": 1, ")": -1}.get(words[j][0], 0)
                 j += 1
-            command.append(("pipe", _pipeline(words[i + 1:j - 1])))
+            group = ("pipe", _pipeline(words[i + 1:j - 1]))
+            if j < len(words) and words[j][0][0] == "." and words[j][1] == words[j - 1][1] + 1:   # (…).Field
+                group, j = ("field", group, [p for p in words[j][0].split(".") if p], words[j][0], words[j][1]), j + 1
+            command.append(group)
             i = j
             continue
         if word == "|":
@@ -264,6 +267,8 @@ def _command(command: list, dot, env: dict, piped=()):
     if head[0] == "pipe":
         return _run_pipeline(head[1], dot, env)
     _, base, path, word, offset = head
+    if isinstance(base, tuple):                                       # (pipeline).Field
+        return _field(_command([base], dot, env), path, word, offset)
     if base and base not in env:
         raise TemplateError(f"template parsing error: template: :1: undefined variable: {base}")
     return _field(env[base] if base else dot, path, word, offset)
