@@ -6,6 +6,8 @@ import os
 import stat
 from pathlib import Path
 
+from minidocker.errors import MinidockerError
+
 PRIVATE, GROUP_TRAVERSE, TRAVERSE = 0o700, 0o710, 0o711    # *TRAVERSE: pass through, never list
 
 
@@ -19,11 +21,27 @@ def private_dir(path, mode: int = PRIVATE) -> Path:
     return path
 
 
+class StateDenied(MinidockerError):
+    """The caller may not use minidocker's state: what Docker's daemon socket says to a user
+    outside the `docker` group."""
+
+
+def _usable(path: str, mode: int) -> Path:
+    try:
+        made = private_dir(path, mode)
+    except PermissionError:
+        made = None
+    if made is None or not os.access(made, os.R_OK | os.W_OK | os.X_OK):
+        raise StateDenied(f"permission denied while trying to use minidocker's state at {path}: "
+                          "minidocker needs root (run it with sudo)")
+    return made
+
+
 def state_root() -> Path:
     """Persistent state: images, layers, containers, volumes. `MINIDOCKER_ROOT` moves it."""
-    return private_dir(os.environ.get("MINIDOCKER_ROOT") or "/var/lib/minidocker", TRAVERSE)
+    return _usable(os.environ.get("MINIDOCKER_ROOT") or "/var/lib/minidocker", TRAVERSE)
 
 
 def run_root() -> Path:
     """Runtime state of running containers (pids, sockets). `MINIDOCKER_RUNROOT` moves it."""
-    return private_dir(os.environ.get("MINIDOCKER_RUNROOT") or "/run/minidocker", PRIVATE)
+    return _usable(os.environ.get("MINIDOCKER_RUNROOT") or "/run/minidocker", PRIVATE)

@@ -1,5 +1,5 @@
 """The seed's image commands (§5–§10), compared line by line with Docker's documented output."""
-import json, os, re
+import json, os, re, subprocess, sys
 
 import pytest
 
@@ -199,3 +199,58 @@ def test_exit_statuses_are_the_docker_clis(images):
                  ["load", "-i", "/nonexistent.tar"], ["rm", "nosuch"]):
         result = images(*args)
         assert result.returncode == 1 and result.stderr.count("\n") == 1, (args, result.stderr)
+
+
+def test_image_ls_digest_column_follows_the_format(images, tmp_path):
+    """Docker's needDigest: a --format naming {{.Digest}} shows digests without --digests; a table
+    format with --digests gains the column; -q yields to --format; json rows are Go maps (sorted keys)."""
+    other, = ids(images, "other:1")
+    assert images("save", "--format", "oci-archive", "-o", tmp_path / "o.tar", "other:1").returncode == 0
+    assert images("rmi", "other:1").returncode == 0
+    assert images("load", "-i", tmp_path / "o.tar").returncode == 0          # other:1 and other@sha256:…
+    shown = images("image", "ls", "--format", "{{.Repository}}@{{.Digest}}", "other").stdout
+    assert re.fullmatch(r"other@sha256:[0-9a-f]{64}\n", shown), shown
+    table = images("image", "ls", "--digests", "--format", "table {{.Repository}}\\t{{.Tag}}", "other").stdout.splitlines()
+    assert table[0].split() == ["REPOSITORY", "TAG", "DIGEST"] and table[1].split()[2].startswith("sha256:")
+    assert images("image", "ls", "-q", "--format", "{{.Repository}}", "other").stdout == "other\n"
+    row = images("image", "ls", "--format", "{{json .}}", "other").stdout
+    assert list(json.loads(row)) == sorted(json.loads(row)) and json.loads(row)["ID"] == other[7:19]
+    same = json.loads(images("image", "ls", "--format", "json", "other").stdout)
+    assert {**same, "CreatedSince": ""} == {**json.loads(row), "CreatedSince": ""}
+
+
+def test_save_piped_into_load_on_one_store(images):
+    """`minidocker save IMAGE | minidocker load`: the loader reads its input before it locks the store."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    line = images("image", "ls", "--format", "{{.ID}}", "other").stdout
+    state = images("image", "inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "other:1").stdout.split("/image/")[0]
+    env.update(MINIDOCKER_ROOT=state)
+    cli = f"{sys.executable} -m minidocker"
+    result = subprocess.run(f"{cli} save other:1 | {cli} load", shell=True, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout == "Loaded image: other:1\n", result.stderr
+    assert images("image", "ls", "--format", "{{.ID}}", "other").stdout == line
+
+
+def test_templates_with_blocks_on_the_command_line(images):
+    """`docker inspect -f '{{range .RepoTags}}…{{end}}'` and `image ls --format '{{if …}}'`; a bad
+    template is one line and exit 1."""
+    tags = images("image", "inspect", "-f", "{{range .RepoTags}}{{.}} {{end}}|{{len .RootFS.Layers}}", "tiny:1").stdout
+    assert sorted(tags.split("|")[0].split()) == ["redis:7", "redis:alpine", "tiny:1"] and tags.endswith("|1\n")
+    label = images("image", "inspect", "-f", '{{index .Config.Labels "maintainer"}}', "other:1").stdout
+    assert label == "me\n"
+    shown = images("image", "ls", "--format", '{{if eq .Repository "redis"}}{{.Tag}}{{end}}', "redis").stdout
+    assert sorted(shown.split()) == ["7", "alpine"]
+    for bad in ("{{.ID", "{{if .ID}}", "{{.Nope}}"):
+        result = images("image", "ls", "--format", bad)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1 and "template parsing error" in result.stderr, result.stderr
+
+
+def test_inspect_shows_what_it_found_before_the_errors(images):
+    """The docker CLI's inspect: each found image is printed, each missing name is an error line, exit 1."""
+    other, = ids(images, "other:1")
+    result = images("image", "inspect", "-f", "{{.Id}}", "other:1", "nosuch", "gone:2")
+    assert result.returncode == 1 and result.stdout == other + "\n"
+    assert result.stderr == "minidocker: No such image: nosuch:latest\nminidocker: No such image: gone:2\n"
+    result = images("image", "inspect", "nosuch")
+    assert result.returncode == 1 and result.stdout == "[]\n"
+    assert [o["Id"] for o in json.loads(images("image", "inspect", "--format", "json", "other:1").stdout)] == [other]

@@ -197,3 +197,16 @@ def test_df_with_a_hand_written_hook_record(engine, tmp_path):
     assert df_rows(engine)["Images"][:2] == ["1", "1"]
     verbose = engine("system", "df", "-v")
     assert verbose.returncode == 0 and re.search(rf"\n14acce5f0a73 +{image_id[7:19]} +\"\" +0 +0B +Created +\n", verbose.stdout)
+
+
+def test_df_verbose_lists_each_image_once_and_takes_a_format(engine):
+    """Docker's verbose df: each image once, under its first tag; a --format runs once over
+    {Images, Containers, Volumes, BuildCache} (`json` is `{{json .}}`), IDs in full."""
+    assert engine("tag", "busybox", "another:tag").returncode == 0
+    table = engine("system", "df", "-v").stdout.split("\n\n")[1].splitlines()
+    assert len(table) == 2 and table[1].split()[:2] == ["another", "tag"], table
+    usage = json.loads(engine("system", "df", "-v", "--format", "json").stdout)
+    assert list(usage) == ["Images", "Containers", "Volumes", "BuildCache"]
+    [image] = usage["Images"]
+    assert image["Repository"] == "another" and image["ID"].startswith("sha256:") and list(image) == sorted(image)
+    assert engine("system", "df", "-v", "--format", "{{range .Images}}{{.Tag}}{{end}}").stdout == "tag\n"

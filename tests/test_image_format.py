@@ -1,4 +1,6 @@
 """Docker's output conventions: go-units sizes and durations, tabwriter columns, Go templates."""
+import re
+
 import pytest
 
 from minidocker.image import format as fmt
@@ -63,3 +65,29 @@ def test_templates():
 def test_path_match_is_gos():
     assert path_match("redis", "redis") and path_match("re*", "redis") and path_match("*/*", "jwilder/nginx")
     assert not path_match("*", "jwilder/nginx") and not path_match("red", "redis") and path_match("r?dis:[a-z]*", "redis:alpine")
+
+
+def test_go_template_actions_users_type():
+    """text/template's blocks, pipelines and functions, as in Docker's docs and users' scripts."""
+    row = {"ID": "5f515359c7f8", "Repository": "redis", "Tag": "7", "Size": 0, "RepoTags": ["redis:7", "r:1"],
+           "Config": {"Cmd": ["sh", "-c", "x"], "Labels": {"b": "2", "a": "1"}, "Env": None}}
+    cases = {"{{range .RepoTags}}{{.}} {{end}}": "redis:7 r:1 ",
+             "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}": "a=1;b=2;",   # a map in key order
+             '{{index .Config.Labels "a"}} {{index .RepoTags 1}} {{len .RepoTags}}': "1 r:1 2",
+             "{{if .Tag}}tag {{.Tag}}{{else}}none{{end}}": "tag 7",
+             "{{if .Size}}a{{else if .ID}}b{{else}}c{{end}}": "b",
+             "{{range .Config.Env}}x{{else}}empty{{end}}": "empty",
+             '{{if eq .Tag "6" "7"}}yes{{end}}{{if not .Size}} zero{{end}}': "yes zero",
+             "{{with .Config}}{{.Cmd}}{{end}} {{$.ID}}": "[sh -c x] 5f515359c7f8",
+             '{{printf "%-6s|%q" .Repository .Tag}}': 'redis |"7"',
+             "{{.Repository | upper}} {{title .Repository}}": "REDIS Redis",
+             "a {{- .Tag}} b {{.Tag -}} c{{/* a comment */}}": "a7 b 7c",
+             "{{$x := .Tag}}{{$x}}{{len (index .Config.Labels \"a\")}}": "71"}
+    for template, expected in cases.items():
+        assert fmt.render(template, row) == expected, template
+    ports = {"NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}}}
+    assert fmt.render('{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}', ports) == "8080"   # Docker's docs
+    for bad, message in [("{{.ID", "unclosed action"), ("{{if .ID}}x", "unexpected EOF"), ("{{end}}", "unexpected {{end}}"),
+                         ("{{.Nope}}", 'map has no entry for key "Nope"'), ("{{frob .ID}}", 'function "frob" not defined')]:
+        with pytest.raises(fmt.TemplateError, match=re.escape(message)):
+            fmt.render(bad, row)

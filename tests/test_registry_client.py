@@ -23,9 +23,9 @@ def test_pull_prints_dockers_lines_and_the_image_runs(minidocker, registry):
         f"Digest: {digest}", f"Status: Downloaded newer image for {name}:latest", f"{name}:latest"]
     ran = minidocker("run", "--rm", name, "sh", "-c", "echo pulled and ran")
     assert (ran.returncode, ran.stdout) == (0, "pulled and ran\n"), ran.stderr
-    again = minidocker("pull", f"{name}:latest")
-    assert again.stdout.splitlines()[-2:] == [f"Status: Image is up to date for {name}:latest", f"{name}:latest"]
-    assert f"{layer}: Already exists" in again.stdout
+    again = minidocker("pull", f"{name}:latest")    # Docker says nothing of the layers of an image it has
+    assert again.stdout.splitlines() == ["latest: Pulling from library/busybox", f"Digest: {digest}",
+                                         f"Status: Image is up to date for {name}:latest", f"{name}:latest"]
     assert minidocker("pull", "-q", name).stdout == f"{name}:latest\n"
 
 

@@ -69,3 +69,17 @@ def test_another_user_cannot_reach_a_layers_files(public_base, busybox_rootfs):
                     ["ls", public_base / "lib/image"], ["ls", public_base / "lib/containers"], ["ls", public_base / "run"]):
         result = _as_nobody(*command)
         assert result.returncode != 0 and "Permission denied" in result.stderr, (command, result)
+
+
+def test_a_user_who_may_not_use_the_state_gets_one_line(public_base, busybox_rootfs):
+    """The seed's §5: Docker answers an ordinary user "permission denied … Docker daemon socket";
+    minidocker, daemonless, says so of its state directories — one line, the docker CLI's exit 1."""
+    _import_and_run(public_base, busybox_rootfs)
+    env = [f"PYTHONPATH={os.environ.get('PYTHONPATH', '')}", f"MINIDOCKER_ROOT={public_base / 'lib'}",
+           f"MINIDOCKER_RUNROOT={public_base / 'run'}", "HOME=/nonexistent"]
+    for verb in (["images"], ["rmi", "bb:1"], ["system", "df"]):
+        result = _as_nobody("env", *env, sys.executable, "-m", "minidocker", *verb)
+        assert result.returncode == 1, (verb, result)
+        assert result.stderr == (f"minidocker: permission denied while trying to use minidocker's state at "
+                                 f"{public_base / 'lib'}: minidocker needs root (run it with sudo)\n"), (verb, result.stderr)
+    assert "bb" in _cli(public_base, "images").stdout                 # root still can; nothing was changed

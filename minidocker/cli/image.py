@@ -66,7 +66,12 @@ def _inspect_args(p):
 
 
 def _inspect(args):
-    sys.stdout.write(details.inspect(args.images, args.format))
+    text, errors = details.inspect_each(args.images, args.format)
+    sys.stdout.write(text)
+    for error in errors[:-1]:
+        print(f"minidocker: {error}", file=sys.stderr)
+    if errors:
+        raise errors[-1]
 
 
 # %% notebooks/05_images.ipynb cell 38d7f106

@@ -206,15 +206,16 @@ def load(source, store: Store | None = None) -> list:
     """Load a docker-archive or OCI archive (a path, a layout directory, or a binary stream).
     Returns Docker's lines: ["Loaded image: busybox:latest", …]."""
     store = store or Store()
-    with store.writing():
-        path = source
-        if not isinstance(source, (str, os.PathLike)):
-            path = store.tempdir() / "input.tar"
+    if not isinstance(source, (str, os.PathLike)):
+        with tempfile.TemporaryDirectory(prefix="minidocker-load-") as work:   # unlocked: `save | load`
+            path = Path(work) / "input.tar"
             with open(path, "wb") as out:
                 shutil.copyfileobj(source, out, 1 << 20)
             if path.stat().st_size == 0:
                 raise CorruptImage("requested load from stdin, but stdin is empty")
-        src = _Source(path)
+            return load(path, store)
+    with store.writing():
+        src = _Source(source)
         try:
             if src.exists("manifest.json"):
                 loaded = _docker_entries(store, src)

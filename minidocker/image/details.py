@@ -5,6 +5,7 @@
 import datetime
 import json
 
+from minidocker.errors import MinidockerError
 from minidocker.image import format as fmt
 from minidocker.image.listing import image_size
 from minidocker.image.oci import parse_time, rfc3339
@@ -48,11 +49,24 @@ def inspect_image(text: str, store: Store | None = None) -> dict:
 
 
 # %% notebooks/05_images.ipynb cell af5da182
+def inspect_each(names, format=None, store=None) -> tuple:
+    """(the text for the images found, the errors for the other names): Docker's inspect.Inspect."""
+    found, errors = [], []
+    for name in names:
+        try:
+            found.append({k: v for k, v in inspect_image(name, store).items() if v is not None})
+        except MinidockerError as error:
+            errors.append(error)
+    if format and format != "json":
+        return "".join(fmt.render(format.replace("\\t", "\t").replace("\\n", "\n"), o) + "\n" for o in found), errors
+    return json.dumps(found, indent=4, ensure_ascii=False) + "\n", errors
+
+
 def inspect(names, format=None, store=None) -> str:
-    objects = [{k: v for k, v in inspect_image(n, store).items() if v is not None} for n in names]
-    if format:
-        return "".join(fmt.render(format.replace("\\t", "\t").replace("\\n", "\n"), o) + "\n" for o in objects)
-    return json.dumps(objects, indent=4, ensure_ascii=False) + "\n"
+    text, errors = inspect_each(names, format, store)
+    if errors:
+        raise errors[0]
+    return text
 
 
 # %% notebooks/05_images.ipynb cell b89047b7

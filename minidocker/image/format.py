@@ -67,10 +67,11 @@ def tabwrite(lines, minwidth: int = 10, padding: int = 3) -> str:
 
 
 # %% notebooks/05_images.ipynb cell e9d56349
-_ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}")
+_WORD = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|[()|,]|:=|[^\s()|,]+')
 
 
 def go_string(value) -> str:
+    """How Go's fmt prints a value: <no value>, true, [a b], map[k:v]."""
     if value is None:
         return "<no value>"
     if isinstance(value, bool):
@@ -82,56 +83,248 @@ def go_string(value) -> str:
     return str(value)
 
 
-def _field(context, path: str):
-    value = context
-    for part in [p for p in path.split(".") if p]:
-        if isinstance(value, dict):
-            if part not in value:
-                raise TemplateError(f'template: :1: can\'t evaluate field {part}')
-            value = value[part]
-        else:
-            raise TemplateError(f"template: :1: can't evaluate field {part} in type {type(value).__name__}")
-    return value
+def _truth(value) -> bool:
+    """Go's template truth: false, 0, nil and empty strings, lists and maps are false."""
+    return value is not None and value is not False and value != 0 and value != "" and value != [] and value != {}
 
 
-def _argument(context, word: str):
-    if word.startswith('"') and word.endswith('"'):
-        return json.loads(word)
+def _lex(template: str) -> list:
+    """[("text", s) | ("action", [(word, offset)…])]: `{{- ` and ` -}}` trim the spaces beside them."""
+    pieces, i, trim = [], 0, False
+    while (start := template.find("{{", i)) >= 0:
+        end = template.find("}}", start + 2)
+        if end < 0:
+            raise TemplateError("template parsing error: template: :1: unclosed action")
+        text, inner = template[i:start], template[start + 2:end]
+        if trim:
+            text = text.lstrip()
+        if re.match(r"-\s", inner):
+            text, inner = text.rstrip(), " " + inner[1:]
+        trim = bool(re.search(r"\s-$", inner))
+        inner = inner[:-1] if trim else inner
+        pieces.append(("text", text))
+        if not inner.strip().startswith("/*"):                    # {{/* a comment */}}
+            pieces.append(("action", [(m.group(), start + 2 + m.start()) for m in _WORD.finditer(inner)]))
+        i = end + 2
+    pieces.append(("text", template[i:].lstrip() if trim else template[i:]))
+    return pieces
+
+
+# %% notebooks/05_images.ipynb cell 3c286a77
+def _operand(word: str, offset: int):
+    """One word of a command: ("lit", value), ("field", base, [names], word, offset) or ("func", name, offset)."""
+    if word[0] in '"`':
+        return ("lit", json.loads(word) if word[0] == '"' else word[1:-1])
     if re.fullmatch(r"-?\d+", word):
-        return int(word)
-    if word.startswith("."):
-        return _field(context, word)
-    raise TemplateError(f"template: :1: function {word!r} not defined")
+        return ("lit", int(word))
+    if word in ("true", "false", "nil"):
+        return ("lit", {"true": True, "false": False, "nil": None}[word])
+    if word[0] in ".$":
+        base, _, path = word.partition(".") if word[0] == "$" else ("", "", word[1:])
+        return ("field", base, [p for p in path.split(".") if p], word, offset)
+    return ("func", word, offset)
+
+
+def _pipeline(words: list) -> list:
+    """Commands split at `|`; a parenthesised group is one operand: [[operand…]…]."""
+    commands, command, i = [], [], 0
+    while i < len(words):
+        word, offset = words[i]
+        if word == "(":
+            depth, j = 1, i + 1
+            while j < len(words) and depth:
+                depth += {"(": 1, ")": -1}.get(words[j][0], 0)
+                j += 1
+            group = ("pipe", _pipeline(words[i + 1:j - 1]))
+            if j < len(words) and words[j][0][0] == "." and words[j][1] == words[j - 1][1] + 1:   # (…).Field
+                group, j = ("field", group, [p for p in words[j][0].split(".") if p], words[j][0], words[j][1]), j + 1
+            command.append(group)
+            i = j
+            continue
+        if word == "|":
+            commands.append(command)
+            command = []
+        elif word != ",":
+            command.append(_operand(word, offset))
+        i += 1
+    if not command:
+        raise TemplateError("template parsing error: template: :1: missing value for command")
+    return commands + [command]
+
+
+# %% notebooks/05_images.ipynb cell c249fe74
+def _declared(words: list) -> tuple:
+    """`$k, $v := PIPELINE` → (["$k", "$v"], pipeline words); else ([], words)."""
+    names = [w for w, _ in words]
+    if ":=" not in names:
+        return [], words
+    cut = names.index(":=")
+    return [n for n in names[:cut] if n != ","], words[cut + 1:]
+
+
+def parse(template: str) -> list:
+    """The template's tree: ("text", s), ("out", vars, pipeline) and
+    [keyword, vars, pipeline, body, else body] for `if`, `range` and `with`."""
+    root = []
+    stack = [[None, root, False]]                    # [node, the list being filled, closed with its parent]
+    for kind, value in _lex(template):
+        head = value[0][0] if kind == "action" and value else None
+        if kind == "text":
+            if value:
+                stack[-1][1].append(("text", value))
+        elif head in ("if", "range", "with"):
+            names, words = _declared(value[1:])
+            node = [head, names, _pipeline(words), [], []]
+            stack[-1][1].append(node)
+            stack.append([node, node[3], False])
+        elif head == "else" and stack[-1][0] is not None:
+            node = stack[-1][0]
+            stack[-1][1] = node[4]
+            if len(value) > 1 and value[1][0] in ("if", "with"):   # {{else if …}}: ends with its parent
+                inner = [value[1][0], [], _pipeline(value[2:]), [], []]
+                node[4].append(inner)
+                stack.append([inner, inner[3], True])
+        elif head == "end" and len(stack) > 1:
+            while stack.pop()[2]:
+                pass
+        elif head in ("else", "end", "define", "template", "block", "break", "continue"):
+            raise TemplateError(f"template parsing error: template: :1: unexpected {{{{{head}}}}}")
+        else:
+            names, words = _declared(value)
+            stack[-1][1].append(("out", names, _pipeline(words)))
+    if len(stack) > 1:
+        raise TemplateError("template parsing error: template: :1: unexpected EOF")
+    return root
 
 
 # %% notebooks/05_images.ipynb cell f0539fe5
-_FUNCTIONS = {
+def _printf(form: str, *args) -> str:
+    """Go's fmt.Sprintf for the verbs templates use: %s %v %d %q %f %x %%, with flags and widths."""
+    args = list(args)
+
+    def verb(match):
+        flags, kind = match.groups()
+        if kind == "%":
+            return "%"
+        if not args:
+            return f"%!{kind}(MISSING)"
+        value = args.pop(0)
+        if kind in "dxf":
+            return f"%{flags}{kind}" % (float(value) if kind == "f" else int(value))
+        text = json.dumps(go_string(value), ensure_ascii=False) if kind == "q" else go_string(value)
+        return f"%{flags}s" % text
+    return re.sub(r"%([-+# 0]*\d*(?:\.\d+)?)([svdqfx%])", verb, form)
+
+
+def _index(value, *keys):
+    for key in keys:
+        value = None if value is None else value.get(key) if isinstance(value, dict) else value[key]
+    return value
+
+
+_FUNCTIONS = {   # Go's built-ins, then those Docker adds (cli/templates)
+    "and": lambda *v: next((x for x in v if not _truth(x)), v[-1]), "not": lambda v: not _truth(v),
+    "or": lambda *v: next((x for x in v if _truth(x)), v[-1]), "len": len, "index": _index,
+    "eq": lambda a, *b: any(a == x for x in b), "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
+    "print": lambda *v: "".join(map(go_string, v)), "printf": _printf,
+    "println": lambda *v: " ".join(map(go_string, v)) + "\n",
     "json": lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False),
     "upper": lambda v: go_string(v).upper(), "lower": lambda v: go_string(v).lower(),
-    "title": lambda v: go_string(v).title(), "println": lambda *v: " ".join(map(go_string, v)) + "\n",
-    "join": lambda v, sep: sep.join(map(go_string, v or [])),
-    "truncate": lambda v, n: go_string(v)[:n],
+    "title": lambda v: re.sub(r"\b\w", lambda m: m.group().upper(), go_string(v)),
+    "join": lambda v, sep: sep.join(map(go_string, v or [])), "split": lambda v, sep: go_string(v).split(sep),
+    "truncate": lambda v, n: go_string(v)[:n], "pad": lambda v, before, after: " " * before + go_string(v) + " " * after,
 }
 
 
+# %% notebooks/05_images.ipynb cell 48f45f0b
+def _field(context, path, word: str = "", offset: int = 0):
+    """Walk `.A.B` (a list of names, or a dotted string) from `context`; a missing key is Docker's error."""
+    value = context
+    for part in path if isinstance(path, list) else [p for p in path.split(".") if p]:
+        if not isinstance(value, dict) or part not in value:
+            raise TemplateError(f'template parsing error: template: :1:{offset}: executing "" at <{word or "." + part}>: '
+                                f'map has no entry for key "{part}"')
+        value = value[part]
+    return value
+
+
+def _command(command: list, dot, env: dict, piped=()):
+    head = command[0]
+    if head[0] == "func":
+        if head[1] not in _FUNCTIONS:
+            raise TemplateError(f'template parsing error: template: :1: function "{head[1]}" not defined')
+        args = [_command([a], dot, env) for a in command[1:]] + list(piped)
+        try:
+            return _FUNCTIONS[head[1]](*args)
+        except (TypeError, ValueError, KeyError, IndexError) as error:
+            raise TemplateError(f'template parsing error: template: :1:{head[2]}: executing "" at <{head[1]}>: '
+                                f"error calling {head[1]}: {error}") from None
+    if len(command) > 1 or piped:
+        raise TemplateError("template parsing error: template: :1: can't give argument to non-function")
+    if head[0] == "lit":
+        return head[1]
+    if head[0] == "pipe":
+        return _run_pipeline(head[1], dot, env)
+    _, base, path, word, offset = head
+    if isinstance(base, tuple):                                       # (pipeline).Field
+        return _field(_command([base], dot, env), path, word, offset)
+    if base and base not in env:
+        raise TemplateError(f"template parsing error: template: :1: undefined variable: {base}")
+    return _field(env[base] if base else dot, path, word, offset)
+
+
+def _run_pipeline(pipeline: list, dot, env: dict):
+    value = _command(pipeline[0], dot, env)
+    for command in pipeline[1:]:
+        value = _command(command, dot, env, (value,))
+    return value
+
+
+# %% notebooks/05_images.ipynb cell 0741ad34
+_PARSED = {}
+
+
+def _execute(nodes: list, dot, env: dict, out: list):
+    for node in nodes:
+        if node[0] == "text":
+            out.append(node[1])
+        elif node[0] == "out":
+            value = _run_pipeline(node[2], dot, env)
+            if node[1]:
+                env[node[1][0]] = value                       # {{$x := …}} prints nothing
+            else:
+                out.append(go_string(value))
+        else:
+            keyword, names, pipeline, body, otherwise = node
+            value = _run_pipeline(pipeline, dot, env)
+            if not _truth(value):
+                _execute(otherwise, dot, env, out)
+            elif keyword == "if":
+                _execute(body, dot, env, out)
+            elif keyword == "with":
+                _execute(body, value, env, out)
+            else:                                             # range: a map in key order, as Go
+                items = sorted(value.items()) if isinstance(value, dict) else list(enumerate(value))
+                for key, item in items:
+                    env.update(zip(names, [key, item] if len(names) == 2 else [item]))
+                    _execute(body, item, env, out)
+
+
 def render(template: str, context) -> str:
-    """Execute a Go-template subset against `context` (a dict, or any value for `{{.}}`)."""
-    def action(match):
-        words = re.findall(r'"(?:[^"\\]|\\.)*"|\S+', match.group(1))
-        if not words:
-            raise TemplateError("template: :1: missing value for command")
-        if words[0] in _FUNCTIONS:
-            return go_string(_FUNCTIONS[words[0]](*[_argument(context, w) for w in words[1:]])) \
-                if words[0] != "json" else _FUNCTIONS["json"](*[_argument(context, w) for w in words[1:]])
-        if len(words) == 1:
-            return go_string(_argument(context, words[0]))
-        raise TemplateError(f"template: :1: function {words[0]!r} not defined")
-    return _ACTION.sub(action, template)
+    """Execute a Go template (text/template's actions, Docker's functions) against `context`."""
+    if template not in _PARSED:                              # once per template, not once per row
+        _PARSED[template] = parse(template)
+    out = []
+    _execute(_PARSED[template], context, {"$": context}, out)
+    return "".join(out)
 
 
 # %% notebooks/05_images.ipynb cell 462d147d
 def format_table(fmt: str, rows: list, headers: dict) -> str:
-    """Render rows (dicts) with a Docker `--format` value: 'table …', 'json', or a plain template."""
+    """Render rows (dicts) with a Docker `--format` value: 'table …', 'json', or a plain template.
+    A row is a Go map to Docker's `{{json .}}`, so its keys come out sorted."""
+    rows = [dict(sorted(row.items())) for row in rows]
     if fmt == "json":
         return "".join(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n" for row in rows)
     table = fmt.startswith("table")

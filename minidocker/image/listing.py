@@ -132,15 +132,18 @@ def created_at(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(seconds))
 
 
-def image_rows(images: list, digests: bool = False, trunc: bool = True, now: float | None = None) -> list:
-    """Docker's imageFormat: one row (a dict of template fields) per tag or digest of each image."""
-    rows = []
+def image_rows(images: list, digests: bool = False, trunc: bool = True, now: float | None = None,
+               tag_digests: bool | None = None) -> list:
+    """Docker's imageFormat: one row (a dict of template fields) per tag or digest of each image.
+    `digests` (the flag) gives each digest of an untagged repository a row; `tag_digests` (the
+    flag, or a format naming `{{.Digest}}`: Docker's needDigest) puts digests beside the tags."""
+    tag_digests, rows = digests if tag_digests is None else tag_digests, []
     for s in images:
         def row(repo, tag, digest):
             size, shared = s["Size"], s["SharedSize"]
             return {"ID": short_id(s["Id"]) if trunc else s["Id"], "Repository": repo, "Tag": tag, "Digest": digest,
                     "CreatedSince": fmt.since(s["Created"], now), "CreatedAt": created_at(s["Created"]),
-                    "Size": fmt.human_size(size, 3), "VirtualSize": fmt.human_size(size, 3),
+                    "Size": fmt.human_size(size, 3), "VirtualSize": fmt.human_size(size),
                     "SharedSize": "N/A" if shared == -1 else fmt.human_size(shared),
                     "UniqueSize": "N/A" if shared == -1 else fmt.human_size(size - shared),
                     "Containers": "N/A" if s["Containers"] == -1 else str(s["Containers"])}
@@ -155,11 +158,11 @@ def image_rows(images: list, digests: bool = False, trunc: bool = True, now: flo
             repo, _, digest = text.partition("@")
             by_repo_digests.setdefault(repo, []).append(digest)
         for repo, tags in sorted(by_repo_tags.items()):
-            repo_digests = by_repo_digests.pop(repo, []) if digests else by_repo_digests.pop(repo, []) and []
+            repo_digests = by_repo_digests.pop(repo, []) if tag_digests else by_repo_digests.pop(repo, []) and []
             for tag in tags:
                 rows += [row(repo, tag, d) for d in repo_digests] or [row(repo, tag, "<none>")]
         for repo, repo_digests in sorted(by_repo_digests.items()):
-            rows += [row(repo, "<none>", d) for d in repo_digests] if digests else [row(repo, "<none>", "<none>")]
+            rows += [row(repo, "<none>", d) for d in repo_digests] if digests else [row(repo, "<none>", "")]
     return rows
 
 
@@ -170,6 +173,9 @@ def ls(repository=None, filters=(), all_images=False, quiet=False, digests=False
     filters = parse_filters(filters)
     if repository:
         filters.setdefault("reference", []).append(repository)
-    rows = image_rows(summaries(store, filters, all_images), digests, not no_trunc, now)
-    template = "{{.ID}}" if quiet else format or (TABLE_DIGESTS if digests else TABLE)
+    template = format or ("{{.ID}}" if quiet else TABLE_DIGESTS if digests else TABLE)   # -q yields to --format
+    if digests and template.startswith("table") and "{{.Digest}}" not in template:
+        template += "\t{{.Digest}}"                                    # as Docker's NewImageFormat
+    rows = image_rows(summaries(store, filters, all_images), digests, not no_trunc, now,
+                      tag_digests=digests or "{{.Digest}}" in template)
     return fmt.format_table(template, rows, IMAGE_HEADERS)

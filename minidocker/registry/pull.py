@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from minidocker.image import oci
 from minidocker.image import reference as _ref
-from minidocker.image.store import DigestMismatch, ImageNotFound, Store, chain_ids
+from minidocker.image.store import DigestMismatch, ImageNotFound, Store, chain_ids, digest_of
 from minidocker.registry import blobs
 from minidocker.registry.client import Session, error_code, error_text, sessions
 from minidocker.registry.config import RegistryError
@@ -173,7 +173,8 @@ def store_image(resolved, ref, store, progress) -> str:
     manifest, config_doc = json.loads(resolved.manifest), json.loads(resolved.config)
     layers, stop = _layers(manifest, config_doc), threading.Event()
     present = [store.has_blob(d["digest"]) and store.has_layer(c) for d, _, c in layers]
-    for (desc, _, _), have in zip(layers, present):
+    known = all(present) and store.has_image(digest_of(resolved.config))    # Docker: nothing to say
+    for (desc, _, _), have in ([] if known else zip(layers, present)):
         progress.update(desc["digest"][7:19], "Already exists" if have else "Pulling fs layer")
     pool = concurrent.futures.ThreadPoolExecutor(CONCURRENT_DOWNLOADS)
     try:

@@ -89,11 +89,18 @@ def _reclaimable(reclaimable: int, total: int) -> str:
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 4b48830d
-def verbose_sections(usage: dict, now=None) -> str:
-    """`system df -v`: one table per kind."""
+def verbose_sections(usage: dict, now=None, format=None) -> str:
+    """`system df -v`: one table per kind, each image once under its first tag; or a template
+    (`json`: `{{json .}}`) run once over {Images, Containers, Volumes, BuildCache}, as Docker's."""
+    first_tag = [{**s, "RepoTags": s["RepoTags"][:1], "RepoDigests": []} for s in usage["Images"]]
+    images = image_rows(first_tag, trunc=not format, now=now)
     volume_rows = [{"Name": v["Name"], "Links": str(v["UsageData"]["RefCount"]), "Size": fmt.human_size(v["UsageData"]["Size"])}
                    for v in usage["Volumes"]]
-    sections = [("Images space usage:", fmt.format_table(DF_IMAGES, image_rows(usage["Images"], now=now), IMAGE_HEADERS)),
+    if format:
+        every = {"Images": images, "Containers": container_rows(usage["Containers"], now), "Volumes": volume_rows}
+        every = {kind: [dict(sorted(r.items())) for r in rows] for kind, rows in every.items()}
+        return fmt.render("{{json .}}" if format == "json" else format, {**every, "BuildCache": []}) + "\n"
+    sections = [("Images space usage:", fmt.format_table(DF_IMAGES, images, IMAGE_HEADERS)),
                 ("Containers space usage:",
                  fmt.format_table(DF_CONTAINERS, container_rows(usage["Containers"], now), DF_CONTAINER_HEADERS)),
                 ("Local Volumes space usage:", fmt.format_table(DF_VOLUMES, volume_rows, DF_VOLUME_HEADERS)),
@@ -111,7 +118,7 @@ def df(verbose=False, format=None, store=None, now=None) -> str:
     Volumes and Build Cache (none yet: chapter 8 builds), or with `verbose` the detailed tables."""
     usage = disk_usage(store)
     if verbose:
-        return verbose_sections(usage, now)
+        return verbose_sections(usage, now, format)
     images, total, containers, found = usage["Images"], usage["LayersSize"], usage["Containers"], usage["Volumes"]
     used = sum(s["Size"] - s["SharedSize"] for s in images if s["Containers"])
     running = [c for c in containers if c["State"] == "running"]
