@@ -42,6 +42,7 @@ def _inspect(args):
     return 1 if missing else 0
 
 
+# %% notebooks/06b_networking.ipynb cell 6fb568fc
 def _rm(args):
     from minidocker.network import networks
     status = 0

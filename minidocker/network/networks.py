@@ -24,6 +24,7 @@ def create(name: str, subnet: str = None, gateway: str = None, labels: dict = No
     return network["Id"]
 
 
+# %% notebooks/06b_networking.ipynb cell 783d532e
 def _pseudo(name: str, created: str) -> dict:
     """`host` or `none` as `network inspect` shows it: no bridge, no addresses (an id fixed as the
     default bridge's)."""
@@ -126,6 +127,7 @@ def remove(name_or_id: str) -> str:
     return name_or_id
 
 
+# %% notebooks/06b_networking.ipynb cell 5338d5fa
 def prune() -> list:
     """Reconcile (a crashed container's veth, netns and rules go), then remove unused networks."""
     sandbox.reconcile()

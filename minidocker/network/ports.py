@@ -42,6 +42,7 @@ def _number(text: str, what: str) -> int:
     return int(text)
 
 
+# %% notebooks/06b_networking.ipynb cell 1f16d0f4
 def _range(text: str, what: str) -> tuple:
     """"80" -> (80, 80), "8000-8002" -> (8000, 8002), as go-connections' ParsePortRange."""
     first, dash, last = text.partition("-")
@@ -89,6 +90,7 @@ def parse_exposed(key: str) -> list:
     return parse_publish(key)
 
 
+# %% notebooks/06b_networking.ipynb cell 396c00fc
 def _bindable(port: Port, number: int) -> bool:
     kind = socket.SOCK_STREAM if port.proto == "tcp" else socket.SOCK_DGRAM
     with socket.socket(socket.AF_INET, kind) as probe:

@@ -296,6 +296,7 @@ def attachment(endpoint: dict) -> Attachment:
                       hosts=endpoint["Hosts"], resolv_conf=endpoint["ResolvConf"], settings=settings(endpoint))
 
 
+# %% notebooks/06b_networking.ipynb cell dc0ff16c
 def port_lines(name_or_id: str, private: str = None, endpoint: dict = None) -> list:
     """`docker port`: "80/tcp -> 0.0.0.0:8080" lines, or the host sides of one private port, of
     `endpoint` (the caller's; else the sandbox named `name_or_id`)."""
