@@ -700,7 +700,12 @@ def test_cli_network_verbs_show_what_docker_shows(lab_env, docker):
                               (["ls", "-f", "colour=red"], "invalid filter 'colour'")):
             refused = docker("network", *args)
             assert (refused.returncode, refused.stderr) == (1, f"minidocker: {message}\n"), args
-        ok(docker("run", "-d", "--name", "member", "--network", "fixed", "busybox", "sleep", "60"))
+        ok(docker("run", "-d", "--name", "member", "--network", "fixed", "--hostname", "box", "--network-alias", "db",
+                  "busybox", "sleep", "60"))
+        names = ok(docker("run", "--rm", "--network", "fixed", "busybox", "sh", "-c",
+                          "for n in member.fixed box db.fixed; do nslookup $n | grep -A1 ^Name; done"))
+        assert names.count("Address: 10.77.0.1") == 3, names          # Docker's DNSNames, and NAME.NETWORK
+        assert json.loads(inspect(docker, "member", "json .NetworkSettings.Networks.fixed.DNSNames"))[-1] == "box"
         containers = json.loads(ok(docker("network", "inspect", "-f", "{{json .Containers}}", "fixed")))
         assert [c["Name"] for c in containers.values()] == ["member"]
         assert next(iter(containers.values()))["IPv4Address"] == "10.77.0.1/24"

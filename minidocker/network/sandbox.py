@@ -273,8 +273,8 @@ def settings(endpoint: dict) -> dict:
     networks = {name: {**UNPLUGGED, "Aliases": net["Aliases"] or None, "MacAddress": net["MacAddress"],
                        "NetworkID": net["NetworkID"], "EndpointID": net["EndpointID"], "Gateway": net["Gateway"],
                        "IPAddress": net["IPAddress"], "IPPrefixLen": net["IPPrefixLen"],
-                       "DNSNames": [endpoint["Name"], endpoint["ContainerID"][:12], *net["Aliases"]]
-                       if endpoint["Mode"] == "user" else None}
+                       "DNSNames": list(dict.fromkeys([endpoint["Name"], endpoint["ContainerID"][:12], *net["Aliases"],
+                                                       endpoint["Hostname"]])) if endpoint["Mode"] == "user" else None}
                 for name, net in endpoint["Networks"].items()}
     if endpoint["Mode"] in ("none", "host"):
         networks = {endpoint["Mode"]: {**UNPLUGGED, "NetworkID": store.fixed_id(endpoint["Mode"])}}
