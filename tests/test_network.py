@@ -661,13 +661,16 @@ def test_cli_ports_ranges_publish_all_port_and_ps_as_a_docker_user_sees_them(lab
         assert [line.split(" -> ")[0] for line in lines] == ["53/udp", "80/tcp"], lines
         low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
         assert all(low <= int(line.rpartition(":")[2]) <= high for line in lines), lines
+        ok(docker("run", "-d", "--name", "hosted", "--network", "host", "web", "sleep", "60"))
+        assert inspect(docker, "hosted", "json .NetworkSettings.Ports") == "{}"     # no network of its own: no ports
+        assert [row for row in ok(docker("ps")).splitlines() if row.endswith(" hosted") and "/tcp" in row] == []
         taken = docker("run", "--rm", "-p", "8001:80", "busybox", "true")
         assert (taken.returncode, taken.stderr) == (125, "minidocker: Bind for 0.0.0.0:8001 failed: port is already allocated\n")
         ok(docker("create", "--name", "idle", "busybox", "true"))
         assert (docker("port", "idle").returncode, docker("port", "idle").stdout) == (0, "")
         nobody = docker("port", "nobody")
         assert (nobody.returncode, nobody.stderr) == (1, "minidocker: No such container: nobody\n")
-        ok(docker("rm", "-f", "ranges", "all", "idle"))
+        ok(docker("rm", "-f", "ranges", "all", "idle", "hosted"))
         nothing_left()
     in_lab(scenario)
 

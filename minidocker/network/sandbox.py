@@ -278,7 +278,7 @@ def settings(endpoint: dict) -> dict:
                 for name, net in endpoint["Networks"].items()}
     if endpoint["Mode"] in ("none", "host"):
         networks = {endpoint["Mode"]: {**UNPLUGGED, "NetworkID": store.fixed_id(endpoint["Mode"])}}
-    published = {p.key(): None for key in endpoint.get("Exposed") or [] for p in ports.parse_exposed(key)}
+    published = {p.key(): None for p in _exposed(endpoint)}
     for p in endpoint["Ports"]:
         key = f"{p['ContainerPort']}/{p['Proto']}"
         published[key] = (published.get(key) or []) + [{"HostIp": p["HostIp"] or "0.0.0.0", "HostPort": str(p["HostPort"])}]
@@ -289,6 +289,14 @@ def settings(endpoint: dict) -> dict:
             **{key: default[key] for key in ("EndpointID", "Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen",
                                              "IPAddress", "IPPrefixLen", "IPv6Gateway", "MacAddress")},
             "Networks": networks}
+
+
+def _exposed(endpoint: dict) -> list:
+    """The ports a container exposes, as Docker shows them: only where it has a network of its
+    own (host, none and a joined namespace show none)."""
+    if endpoint["Mode"] not in ("bridge", "user"):
+        return []
+    return [port for key in endpoint.get("Exposed") or [] for port in ports.parse_exposed(key)]
 
 
 def attachment(endpoint: dict) -> Attachment:
@@ -366,7 +374,7 @@ def ps_ports(container_id: str) -> str:
         return ""
     shown = [(p["HostIp"] or "0.0.0.0", p["HostPort"], p["ContainerPort"], p["Proto"]) for p in endpoint["Ports"]]
     published = {(p["ContainerPort"], p["Proto"]) for p in endpoint["Ports"]}
-    exposed = {(p.container_port, p.proto) for key in endpoint.get("Exposed") or [] for p in ports.parse_exposed(key)}
+    exposed = {(p.container_port, p.proto) for p in _exposed(endpoint)}
     shown += [("", 0, port, proto) for port, proto in exposed - published]
     return ports.displayable(shown)
 
