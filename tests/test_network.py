@@ -632,6 +632,11 @@ def test_publish_specs_are_parsed_and_shown_as_docker_does():
         with pytest.raises(PortError) as refused:
             parse_publish(spec)
         assert str(refused.value) == message, spec
+    from minidocker.network.ports import _clash
+    on_every = {"HostIp": "0.0.0.0", "HostPort": 8090, "Proto": "tcp"}
+    assert _clash(Port(80, host_ip="127.0.0.1"), 8090, on_every) and _clash(Port(80), 8090, on_every)
+    assert not _clash(Port(80, "udp"), 8090, on_every)
+    assert not _clash(Port(80, host_ip="127.0.0.2"), 8090, {**on_every, "HostIp": "127.0.0.1"})
     assert displayable([("0.0.0.0", 8080, 80, "tcp"), ("", 0, 443, "tcp"), ("", 0, 53, "udp")]) == \
         "53/udp, 443/tcp, 0.0.0.0:8080->80/tcp"
     assert displayable([("0.0.0.0", p, p, "tcp") for p in (8000, 8001, 8002)] + [("", 0, p, "tcp") for p in (4000, 4001, 4003)]) \

@@ -104,8 +104,10 @@ def _bindable(port: Port, number: int) -> bool:
 
 
 def _clash(a: Port, host_port: int, b: dict) -> bool:
+    """The same host port and protocol, on the same address or on every address ("" or 0.0.0.0)."""
+    every = ("", "0.0.0.0")
     return (b["HostPort"] == host_port and b["Proto"] == a.proto
-            and (not a.host_ip or not b["HostIp"] or a.host_ip == b["HostIp"]))
+            and (a.host_ip in every or b["HostIp"] in every or a.host_ip == b["HostIp"]))
 
 
 # %% notebooks/06b_networking.ipynb cell 23253360
