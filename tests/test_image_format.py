@@ -60,21 +60,6 @@ def test_templates():
         fmt.render("{{frobnicate .ID}}", row)
 
 
-def test_templates_with_the_blocks_dockers_documentation_uses():
-    """`docker inspect`'s documented examples: range over a map with variables, index, if/else."""
-    settings = {"NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.2"}},
-                                    "Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "53/udp": None}}}
-    assert fmt.render("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", settings) == "172.17.0.2"
-    assert fmt.render("{{range $p, $conf := .NetworkSettings.Ports}}{{$p}}->{{if $conf}}{{(index $conf 0).HostPort}}"
-                      "{{else}}none{{end}} {{end}}", settings) == "53/udp->none 80/tcp->8080 "
-    assert fmt.render('{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}', settings) == "8080"
-    assert fmt.render("{{- range .Cmd }} {{.}}{{ end -}} |{{len .Cmd}}|{{.Name | upper}}|{{with .Gone}}x{{else}}y{{end}}",
-                      {"Cmd": ["a", "b"], "Name": "web", "Gone": None}) == " a b|2|WEB|y"
-    for broken in ("{{range .Cmd}}", "{{end}}", "{{$nobody}}", "{{(len .Cmd}}"):
-        with pytest.raises(fmt.TemplateError):
-            fmt.render(broken, {"Cmd": []})
-
-
 def test_path_match_is_gos():
     assert path_match("redis", "redis") and path_match("re*", "redis") and path_match("*/*", "jwilder/nginx")
     assert not path_match("*", "jwilder/nginx") and not path_match("red", "redis") and path_match("r?dis:[a-z]*", "redis:alpine")

@@ -67,6 +67,9 @@ def tabwrite(lines, minwidth: int = 10, padding: int = 3) -> str:
 
 
 # %% notebooks/05_images.ipynb cell e9d56349
+_ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}")
+
+
 def go_string(value) -> str:
     if value is None:
         return "<no value>"
@@ -108,140 +111,22 @@ _FUNCTIONS = {
     "title": lambda v: go_string(v).title(), "println": lambda *v: " ".join(map(go_string, v)) + "\n",
     "join": lambda v, sep: sep.join(map(go_string, v or [])),
     "truncate": lambda v, n: go_string(v)[:n],
-    "index": lambda v, *keys: _index(v, keys), "len": lambda v: len(v or ()),
 }
-
-
-def _index(value, keys):
-    """Go's index: a map's missing key gives nothing, a list's missing index is an error."""
-    for key in keys:
-        if isinstance(value, dict):
-            value = value.get(key)
-        elif isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
-            value = value[key]
-        else:
-            raise TemplateError(f"template: :1: error calling index: cannot index {go_string(value)} with {key}")
-    return value
 
 
 def render(template: str, context) -> str:
     """Execute a Go-template subset against `context` (a dict, or any value for `{{.}}`)."""
-    return _execute(_parse(template), context, {"$": context})
-
-
-# %% notebooks/05_images.ipynb cell 7b971de2
-_BLOCK = re.compile(r"{{(- )?\s*(.*?)\s*( -)?}}", re.S)
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[(),|]|[^\s(),|]+')
-
-
-def _parse(template: str) -> list:
-    """The template as a tree: text, actions, and [kind, pipeline, body, else-body] blocks for
-    range, if and with. `{{- ` and ` -}}` trim the white space beside them, as in Go."""
-    root, stack, last, trim = [], [], 0, False
-    body = root
-    for match in _BLOCK.finditer(template):
-        text = template[last:match.start()]
-        text = text.lstrip() if trim else text
-        text = text.rstrip() if match.group(1) else text
-        if text:
-            body.append(("text", text))
-        last, trim, words = match.end(), bool(match.group(3)), match.group(2)
-        keyword = words.split(None, 1)[0] if words else ""
-        if keyword in ("range", "if", "with"):
-            block = [keyword, words[len(keyword):].strip(), [], []]
-            body.append(block)
-            stack.append((body, block))
-            body = block[2]
-        elif keyword in ("else", "end"):
-            if not stack:
-                raise TemplateError(f"template: :1: unexpected {{{{{keyword}}}}}")
-            body = stack[-1][1][3] if keyword == "else" else stack.pop()[0]
-        else:
-            body.append(("action", words))
-    text = template[last:].lstrip() if trim else template[last:]
-    if stack:
-        raise TemplateError("template: :1: unexpected EOF")
-    return root + ([("text", text)] if text else [])
-
-
-# %% notebooks/05_images.ipynb cell 92f90fdc
-def _execute(nodes: list, dot, scope: dict) -> str:
-    out = []
-    for node in nodes:
-        if node[0] == "text":
-            out.append(node[1])
-        elif node[0] == "action":
-            out.append(go_string(_pipeline(node[1], dot, scope)))
-        elif node[0] == "range":
-            names, pipeline = _declared(node[1])
-            value = _pipeline(pipeline, dot, scope)
-            items = sorted(value.items()) if isinstance(value, dict) else list(enumerate(value or []))
-            for key, item in items:
-                inner = {**scope, **dict(zip(names, (item,) if len(names) == 1 else (key, item)))}
-                out.append(_execute(node[2], item, inner))
-            if not items:
-                out.append(_execute(node[3], dot, scope))
-        else:                                                     # if, with
-            value = _pipeline(node[1], dot, scope)
-            inner = value if node[0] == "with" else dot
-            out.append(_execute(node[2], inner, scope) if value else _execute(node[3], dot, scope))
-    return "".join(out)
-
-
-def _declared(text: str) -> tuple:
-    """`$k, $v := PIPELINE` -> (["$k", "$v"], "PIPELINE"); no variables -> ([], text)."""
-    found = re.fullmatch(r"(\$\w*)(?:\s*,\s*(\$\w*))?\s*:=\s*(.*)", text, re.S)
-    if not found:
-        return [], text
-    return [name for name in found.group(1, 2) if name], found.group(3)
-
-
-# %% notebooks/05_images.ipynb cell d3662fe8
-def _pipeline(text: str, dot, scope: dict):
-    tokens = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
-    value, at = _pipe(tokens, 0, dot, scope)
-    if at != len(tokens):
-        raise TemplateError(f"template: :1: unexpected {tokens[at][0]!r} in operand")
-    return value
-
-
-def _pipe(tokens, at, dot, scope):
-    value, at = _command(tokens, at, dot, scope, ())
-    while at < len(tokens) and tokens[at][0] == "|":
-        value, at = _command(tokens, at + 1, dot, scope, (value,))    # the value is the last argument
-    return value, at
-
-
-def _command(tokens, at, dot, scope, piped):
-    if at >= len(tokens) or tokens[at][0] in (")", "|"):
-        raise TemplateError("template: :1: missing value for command")
-    if tokens[at][0] not in _FUNCTIONS:
-        if piped:
-            raise TemplateError(f"template: :1: function {tokens[at][0]!r} not defined")
-        return _term(tokens, at, dot, scope)
-    function, args, at = _FUNCTIONS[tokens[at][0]], [], at + 1
-    while at < len(tokens) and tokens[at][0] not in (")", "|"):
-        arg, at = _term(tokens, at, dot, scope)
-        args.append(arg)
-    return function(*args, *piped), at
-
-
-def _term(tokens, at, dot, scope):
-    """One operand: a literal, `.Path`, `$var.Path`, or `(pipeline)` with a `.Path` right after it."""
-    word = tokens[at][0]
-    if word == "(":
-        value, at = _pipe(tokens, at + 1, dot, scope)
-        if at >= len(tokens) or tokens[at][0] != ")":
-            raise TemplateError("template: :1: unclosed left paren")
-        if at + 1 < len(tokens) and tokens[at + 1][1] == tokens[at][2] and tokens[at + 1][0].startswith("."):
-            return _field(value, tokens[at + 1][0]), at + 2
-        return value, at + 1
-    if word.startswith("$"):
-        name, _, path = word.partition(".")
-        if name not in scope:
-            raise TemplateError(f"template: :1: undefined variable: {name}")
-        return _field(scope[name], path), at + 1
-    return _argument(dot, word), at + 1
+    def action(match):
+        words = re.findall(r'"(?:[^"\\]|\\.)*"|\S+', match.group(1))
+        if not words:
+            raise TemplateError("template: :1: missing value for command")
+        if words[0] in _FUNCTIONS:
+            return go_string(_FUNCTIONS[words[0]](*[_argument(context, w) for w in words[1:]])) \
+                if words[0] != "json" else _FUNCTIONS["json"](*[_argument(context, w) for w in words[1:]])
+        if len(words) == 1:
+            return go_string(_argument(context, words[0]))
+        raise TemplateError(f"template: :1: function {words[0]!r} not defined")
+    return _ACTION.sub(action, template)
 
 
 # %% notebooks/05_images.ipynb cell 462d147d
