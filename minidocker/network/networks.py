@@ -24,7 +24,6 @@ def create(name: str, subnet: str = None, gateway: str = None, labels: dict = No
     return network["Id"]
 
 
-# %% notebooks/06b_networking.ipynb cell 783d532e
 def _pseudo(name: str, created: str) -> dict:
     """`host` or `none` as `network inspect` shows it: no bridge, no addresses (an id fixed as the
     default bridge's)."""
@@ -41,22 +40,7 @@ def every() -> list:
     return [*bridges, *(_pseudo(name, bridges[0]["Created"]) for name in PSEUDO)]
 
 
-def ls(quiet: bool = False, no_trunc: bool = False, format: str = None, filters=()) -> str:
-    """`network ls`, sorted by name as the docker CLI sorts (naturally: n2 before n10)."""
-    from minidocker.image.format import format_table
-    shown = sorted(matching(every(), filters), key=lambda n: _natural(n["Name"]))
-    rows = [{"ID": n["Id"] if no_trunc else n["Id"][:12], "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
-             "IPv6": str(n["EnableIPv6"]).lower(), "Internal": str(n["Internal"]).lower(), "CreatedAt": n["Created"],
-             "Labels": ",".join(f"{k}={v}" for k, v in n["Labels"].items())} for n in shown]
-    if quiet:
-        return "".join(row["ID"] + "\n" for row in rows)
-    if format in (None, "", "table"):
-        format = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
-    return format_table(format, rows,
-                        {"ID": "NETWORK ID", "CreatedAt": "CREATED AT"})
-
-
-# %% notebooks/06b_networking.ipynb cell e2aa3798
+# %% notebooks/06b_networking.ipynb cell 783d532e
 FILTERS = ("dangling", "driver", "id", "label", "name", "scope", "type")
 
 
@@ -88,6 +72,22 @@ def _search(pattern: str, text: str) -> bool:
 
 def _natural(text: str) -> list:
     return [int(word) if word.isdigit() else word for word in re.split(r"(\d+)", text)]
+
+
+# %% notebooks/06b_networking.ipynb cell e2aa3798
+def ls(quiet: bool = False, no_trunc: bool = False, format: str = None, filters=()) -> str:
+    """`network ls`, sorted by name as the docker CLI sorts (naturally: n2 before n10)."""
+    from minidocker.image.format import format_table
+    shown = sorted(matching(every(), filters), key=lambda n: _natural(n["Name"]))
+    rows = [{"ID": n["Id"] if no_trunc else n["Id"][:12], "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
+             "IPv6": str(n["EnableIPv6"]).lower(), "Internal": str(n["Internal"]).lower(), "CreatedAt": n["Created"],
+             "Labels": ",".join(f"{k}={v}" for k, v in n["Labels"].items())} for n in shown]
+    if quiet:
+        return "".join(row["ID"] + "\n" for row in rows)
+    if format in (None, "", "table"):
+        format = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+    return format_table(format, rows,
+                        {"ID": "NETWORK ID", "CreatedAt": "CREATED AT"})
 
 
 # %% notebooks/06b_networking.ipynb cell 2e5f2628
