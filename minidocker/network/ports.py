@@ -6,7 +6,7 @@ import errno
 import ipaddress
 import random
 import socket
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 from minidocker.errors import MinidockerError
@@ -16,15 +16,11 @@ class PortError(MinidockerError):
     """A malformed or conflicting port publication."""
 
 
-@dataclass(frozen=True)
-class Port:
+class Port(namedtuple("Port", "container_port proto host_ip host_port host_last", defaults=("tcp", "", 0, 0))):
     """One published port: the host's side ("" = every address; 0 = a free port; host_port to
-    host_last = a free one of that range) and the container's."""
-    container_port: int
-    proto: str = "tcp"
-    host_ip: str = ""
-    host_port: int = 0
-    host_last: int = 0
+    host_last = a free one of that range) and the container's.
+    (A named tuple: a frozen dataclass would cost every `run` the dataclasses import.)"""
+    __slots__ = ()
 
     def key(self) -> str:
         return f"{self.container_port}/{self.proto}"

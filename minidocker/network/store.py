@@ -66,19 +66,21 @@ def _read_all(directory: Path) -> list:
 
 
 # %% notebooks/06b_networking.ipynb cell cc3251c9
-def _record(name, subnet, gateway, bridge, net_id=None, labels=None) -> dict:
+def _record(name, subnet, gateway, bridge, net_id=None) -> dict:
     """A network as `docker network inspect` shows it (Containers is filled in when shown)."""
     return {"Name": name, "Id": net_id or secrets.token_hex(32),
-            "Created": datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
+            "Created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "Scope": "local", "Driver": "bridge", "EnableIPv6": False,
             "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": subnet, "Gateway": gateway}]},
             "Internal": False, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
             "ConfigOnly": False, "Containers": {}, "Options": {"com.docker.network.bridge.name": bridge},
-            "Labels": dict(labels or {})}
+            "Labels": {}}
 
 
 def fixed_id(name: str) -> str:
-    """The id of a network every state root has (bridge, host, none): the same in each."""
+    """The id of a network every state root has (host, none; the default bridge's is made so too):
+    the same in each."""
+    import hashlib                      # here: OpenSSL's import is paid only by who needs it
     return hashlib.sha256(f"minidocker network {name}".encode()).hexdigest()
 
 
@@ -87,7 +89,8 @@ def networks() -> list:
     found = _read_all(root())
     if not any(n["Name"] == DEFAULT_NETWORK for n in found):
         # a fixed id: two commands that both find it missing write the same file, not two networks
-        default = _record(DEFAULT_NETWORK, DEFAULT_SUBNET, "172.17.0.1", DEFAULT_BRIDGE, fixed_id(DEFAULT_NETWORK))
+        default = _record(DEFAULT_NETWORK, DEFAULT_SUBNET, "172.17.0.1", DEFAULT_BRIDGE,
+                          hashlib.sha256(b"minidocker network bridge").hexdigest())
         root().mkdir(parents=True, exist_ok=True)
         write_json(root() / f"{default['Id']}.json", default)
         found.append(default)
@@ -171,7 +174,8 @@ def create(name: str, subnet: str = None, gateway: str = None, labels: dict = No
         else:
             gw = next(chosen.hosts())
         net_id = secrets.token_hex(32)
-        record = _record(name, str(chosen), str(gw), f"br-{net_id[:12]}", net_id, labels)
+        record = _record(name, str(chosen), str(gw), f"br-{net_id[:12]}", net_id)
+        record["Labels"] = dict(labels or {})
         write_json(root() / f"{net_id}.json", record)
         return record
 
