@@ -78,8 +78,7 @@ def _record(name, subnet, gateway, bridge, net_id=None) -> dict:
 
 
 def fixed_id(name: str) -> str:
-    """The id of a network every state root has (host, none; the default bridge's is made so too):
-    the same in each."""
+    """The id of a network every state root has (host, none; the default bridge's is made so too)."""
     import hashlib                      # here: OpenSSL's import is paid only by who needs it
     return hashlib.sha256(f"minidocker network {name}".encode()).hexdigest()
 
