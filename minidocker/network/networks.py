@@ -99,7 +99,7 @@ def inspect(name_or_id: str) -> dict:
         n for n in nets if name_or_id and n["Id"].startswith(name_or_id)]
     if len(found) != 1:
         raise NetworkNotFound(name_or_id)
-    network = found[0]
+    network = {key: value for key, value in found[0].items() if not key.startswith("_")}   # ours, not shown
     for ep in store.endpoints():
         if network["Name"] in PSEUDO and ep["Mode"] == network["Name"]:
             network["Containers"][ep["ContainerID"]] = {"Name": ep["Name"], "EndpointID": "", "MacAddress": "",

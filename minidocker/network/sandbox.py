@@ -270,7 +270,8 @@ UNPLUGGED = {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "
 
 def settings(endpoint: dict) -> dict:
     """docker inspect's NetworkSettings for a sandbox (top-level addresses: the default bridge's)."""
-    networks = {name: {**UNPLUGGED, "Aliases": net["Aliases"] or None, "MacAddress": net["MacAddress"],
+    networks = {name: {**UNPLUGGED, "IPAMConfig": net.get("IPAMConfig"), "Aliases": net["Aliases"] or None,
+                       "MacAddress": net["MacAddress"],
                        "NetworkID": net["NetworkID"], "EndpointID": net["EndpointID"], "Gateway": net["Gateway"],
                        "IPAddress": net["IPAddress"], "IPPrefixLen": net["IPPrefixLen"],
                        "DNSNames": list(dict.fromkeys([endpoint["Name"], endpoint["ContainerID"][:12], *net["Aliases"],
