@@ -2,6 +2,7 @@
 namespace attach() made), each scenario inside a network namespace made for the test that plays
 the host, so no bridge, veth or rule touches the real host. Each scenario ends by checking that
 nothing of ours is left in its host: no veth, netns file, endpoint record or nftables table."""
+import json
 import os
 import signal
 import socket
@@ -257,7 +258,7 @@ def test_a_killed_owner_leaves_nothing_after_prune(lab_env, minidocker):
         owner.kill()
         owner.wait()
         assert store.endpoints()            # what the killed command made is still there...
-        assert minidocker("network", "prune", "-f").stdout == "Deleted Networks:\nfront\n"
+        assert minidocker("network", "prune", "-f").stdout == "Deleted Networks:\nfront\n\n"      # the blank line is Docker's
         nothing_left()                      # ...until the reconcile of prune
         from minidocker.network import links
         assert [link["name"] for link in links.describe()] == ["lo"]
@@ -282,7 +283,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(lab_env, minidocker):
                 "invalid pool request: Pool overlaps with other one on this address space")
         refused(["create", "--subnet", "10.40.0.0/24", "--gateway", "10.41.0.1", "two"],
                 "no matching subnet for gateway 10.41.0.1")
-        refused(["create", "--subnet", "nonsense", "two"], "invalid CIDR address: nonsense")
+        refused(["create", "--subnet", "nonsense", "two"], "invalid subnet nonsense : invalid CIDR address: nonsense")
         refused(["create", "one"], "network with name one already exists")
         refused(["rm", "nowhere"], "network nowhere not found")
         refused(["rm", "bridge"], "bridge is a pre-defined network and cannot be removed")
@@ -301,7 +302,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(lab_env, minidocker):
                 (dict(publish=["8080:80"]), "Bind for 0.0.0.0:8080 failed: port is already allocated"),
                 (dict(publish=["9000:80"]), "failed to bind host port for 0.0.0.0:9000/tcp: address already in use"),
                 (dict(network="nowhere"), "network nowhere not found"),
-                (dict(dns=["not-an-ip"]), "not-an-ip is not an ip address"),
+                (dict(dns=["not-an-ip"]), 'invalid argument "not-an-ip" for "--dns" flag: IP address is not correctly formatted: not-an-ip'),
                 (dict(network="container:" + "p" * 12, publish=["1:1"]),
                  "conflicting options: port publishing and the container type network mode")):
             try:
@@ -328,7 +329,7 @@ def test_port_verb_publish_all_and_connect(lab_env, minidocker):
         assert minidocker("port", "web").stdout == f"53/udp -> 0.0.0.0:{random_port}\n80/tcp -> 127.0.0.1:8080\n"
         assert minidocker("port", "web", "80").stdout == "127.0.0.1:8080\n"
         missing = minidocker("port", "web", "81")
-        assert missing.returncode == 1 and missing.stderr == "minidocker: No public port '81/tcp' published for web\n"
+        assert missing.returncode == 1 and missing.stderr == "minidocker: No public port '81' published for web\n"
         assert minidocker("network", "create", "side").returncode == 0
         assert minidocker("network", "connect", "side", "web").returncode == 0
         inside = {link["name"]: link["addresses"] for link in links.describe(a.netns)}
@@ -346,6 +347,7 @@ def test_port_verb_publish_all_and_connect(lab_env, minidocker):
 def test_modes_files_and_what_run_ps_and_inspect_get(lab_env):
     def scenario():
         from minidocker import network
+        from minidocker.network import networks
         from minidocker.runtime.spec import default_spec
         a = network.attach("a" * 64, "web", network.NetworkOptions(
             publish=["8080:80"], exposed=["80/tcp", "443/tcp"], hostname="www", add_hosts=["db:10.1.2.3", "gw:host-gateway"],
@@ -355,7 +357,7 @@ def test_modes_files_and_what_run_ps_and_inspect_get(lab_env):
         spec = default_spec()
         a.apply_to_spec(spec)
         assert {"type": "network", "path": a.netns} in spec["linux"]["namespaces"] and spec["hostname"] == "www"
-        assert network.ps_ports("a" * 64) == "0.0.0.0:8080->80/tcp, 443/tcp"
+        assert network.ps_ports("a" * 64) == "443/tcp, 0.0.0.0:8080->80/tcp"     # Docker's order: runs first
         assert network.network_settings("a" * 64)["Ports"] == {
             "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "443/tcp": None}
         joined = network.attach("j" * 64, "sidecar", network.NetworkOptions(network="container:web"))
@@ -366,8 +368,8 @@ def test_modes_files_and_what_run_ps_and_inspect_get(lab_env):
             spec = default_spec()
             attachment.apply_to_spec(spec)
             assert [ns for ns in spec["linux"]["namespaces"] if ns["type"] == "network"] == expected
-        assert host.hostname == socket.gethostname() and none.settings["Networks"] == {
-            "none": {"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""}}
+        assert host.hostname == socket.gethostname() and none.settings["Networks"]["none"]["IPAddress"] == ""
+        assert none.settings["Networks"]["none"]["NetworkID"] == networks.inspect("none")["Id"]
         for cid in "ajnh":
             network.detach(cid * 64)
         nothing_left()
@@ -455,7 +457,7 @@ def test_cli_default_bridge_ping_published_tcp_udp_nat_and_hairpin(lab_env, dock
         ok(docker("run", "-d", "--name", "web", "-p", "8080:80", "-p", "5353:5353/udp", "busybox",
                   "httpd", "-f", "-p", "80", "-h", "/etc"))
         address, netns = inspect(docker, "web", ".NetworkSettings.IPAddress"), inspect(docker, "web", ".NetworkSettings.SandboxKey")
-        assert address == "172.17.0.2" and "0.0.0.0:8080->80/tcp, 0.0.0.0:5353->5353/udp" in ok(docker("ps"))
+        assert address == "172.17.0.2" and "0.0.0.0:5353->5353/udp, 0.0.0.0:8080->80/tcp" in ok(docker("ps"))
         assert ok(docker("port", "web")) == "80/tcp -> 0.0.0.0:8080\n5353/udp -> 0.0.0.0:5353\n"
         udp, internet = serve(netns, "udp", 5353), serve(internet_ns, "tcp", 7000)
         try:
@@ -589,9 +591,9 @@ def test_cli_bad_input_is_one_line_exit_125_and_leaves_nothing(lab_env, docker):
                     (["-p", "8080:80"], "Bind for 0.0.0.0:8080 failed: port is already allocated"),
                     (["-p", "9000:80"], "failed to bind host port for 0.0.0.0:9000/tcp: address already in use"),
                     (["-p", "80:http"], "invalid containerPort: http"),
-                    (["-p", "1:2:3:4"], "invalid port format for --publish: 1:2:3:4"),
+                    (["-p", "1:2:3:4"], "invalid IP address: 1:2"),
                     (["--network", "nowhere"], "network nowhere not found"),
-                    (["--dns", "x"], "x is not an ip address"),
+                    (["--dns", "x"], 'invalid argument "x" for "--dns" flag: IP address is not correctly formatted: x'),
                     (["--add-host", "nocolon"], 'invalid argument "nocolon" for "--add-host" flag: bad format for '
                                                 'add-host: "nocolon"'),
                     (["--network-alias", "a"], "network-scoped alias is supported only for containers in user "
@@ -606,5 +608,126 @@ def test_cli_bad_input_is_one_line_exit_125_and_leaves_nothing(lab_env, docker):
             blocker.close()
         assert ok(docker("ps", "-aq")).count("\n") == 1
         ok(docker("rm", "-f", "holder"))
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_publish_specs_are_parsed_and_shown_as_docker_does():
+    """`-p` in every documented form, and `ps`'s PORTS column folded as the docker CLI folds it."""
+    from minidocker.network.ports import Port, PortError, displayable, parse_exposed, parse_publish
+    assert parse_publish("8080:80") == [Port(80, "tcp", "", 8080)]
+    assert parse_publish("127.0.0.1:5353:53/udp") == [Port(53, "udp", "127.0.0.1", 5353)]
+    assert parse_publish("127.0.0.1::80") == [Port(80, "tcp", "127.0.0.1", 0)]
+    assert parse_publish("80") == [Port(80)]
+    assert parse_publish("8000-8002:9000-9002") == [Port(9000, host_port=8000), Port(9001, host_port=8001),
+                                                    Port(9002, host_port=8002)]
+    assert parse_publish("7000-7010:80") == [Port(80, host_port=7000, host_last=7010)]
+    assert parse_publish("7000-7010:80")[0].host_ports() == "7000-7010"
+    assert [p.key() for p in parse_exposed("4000-4001/udp")] == ["4000/udp", "4001/udp"]
+    for spec, message in (("", "no port specified: <empty>"), ("80:abc", "invalid containerPort: abc"),
+                          ("70000:80", "invalid hostPort: 70000"), ("8000-7000:80", "invalid hostPort: 8000-7000"),
+                          ("8000-8001:80-82", "invalid ranges specified for container and host Ports: 80-82 and 8000-8001"),
+                          ("1.2.3:80:80", "invalid IP address: 1.2.3"), ("1:2:3:4", "invalid IP address: 1:2"),
+                          ("8080:80/xyz", "invalid proto: xyz")):
+        with pytest.raises(PortError) as refused:
+            parse_publish(spec)
+        assert str(refused.value) == message, spec
+    from minidocker.network.ports import _clash
+    on_every = {"HostIp": "0.0.0.0", "HostPort": 8090, "Proto": "tcp"}
+    assert _clash(Port(80, host_ip="127.0.0.1"), 8090, on_every) and _clash(Port(80), 8090, on_every)
+    assert not _clash(Port(80, "udp"), 8090, on_every)
+    assert not _clash(Port(80, host_ip="127.0.0.2"), 8090, {**on_every, "HostIp": "127.0.0.1"})
+    assert displayable([("0.0.0.0", 8080, 80, "tcp"), ("", 0, 443, "tcp"), ("", 0, 53, "udp")]) == \
+        "53/udp, 443/tcp, 0.0.0.0:8080->80/tcp"
+    assert displayable([("0.0.0.0", p, p, "tcp") for p in (8000, 8001, 8002)] + [("", 0, p, "tcp") for p in (4000, 4001, 4003)]) \
+        == "4000-4001/tcp, 4003/tcp, 0.0.0.0:8000-8002->8000-8002/tcp"
+    assert displayable([("127.0.0.1", 6000, 6000, "udp"), ("127.0.0.1", 6001, 6001, "udp"), ("0.0.0.0", 7000, 80, "tcp")]) \
+        == "127.0.0.1:6000-6001->6000-6001/udp, 0.0.0.0:7000->80/tcp"
+
+
+def test_cli_ports_ranges_publish_all_port_and_ps_as_a_docker_user_sees_them(lab_env, docker):
+    _, rootfs = lab_env
+
+    def scenario():
+        ok(docker("import", "-c", 'CMD ["sh"]', "-c", "EXPOSE 80 53/udp", rootfs, "web:latest"))
+        ok(docker("run", "-d", "--name", "ranges", "-p", "8000-8002:8000-8002", "-p", "7000-7010:80",
+                  "-p", "127.0.0.1:6000:6000/udp", "--expose", "4000-4001", "busybox", "sleep", "60"))
+        row = ok(docker("ps")).splitlines()[1]
+        assert ("4000-4001/tcp, 127.0.0.1:6000->6000/udp, 0.0.0.0:8000-8002->8000-8002/tcp, "
+                "0.0.0.0:7000->80/tcp") in row, row
+        assert ok(docker("port", "ranges")) == ("80/tcp -> 0.0.0.0:7000\n6000/udp -> 127.0.0.1:6000\n"
+                                                "8000/tcp -> 0.0.0.0:8000\n8001/tcp -> 0.0.0.0:8001\n8002/tcp -> 0.0.0.0:8002\n")
+        assert ok(docker("port", "ranges", "80/tcp")) == "0.0.0.0:7000\n"
+        missing = docker("port", "ranges", "81")
+        assert (missing.returncode, missing.stderr) == (1, "minidocker: No public port '81' published for ranges\n")
+        assert inspect(docker, "ranges", "json .HostConfig.PortBindings").count('"7000-7010"') == 1
+        ok(docker("run", "-d", "--name", "all", "-P", "web", "sleep", "60"))
+        lines = ok(docker("port", "all")).splitlines()
+        assert [line.split(" -> ")[0] for line in lines] == ["53/udp", "80/tcp"], lines
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        assert all(low <= int(line.rpartition(":")[2]) <= high for line in lines), lines
+        ok(docker("run", "-d", "--name", "hosted", "--network", "host", "web", "sleep", "60"))
+        assert inspect(docker, "hosted", "json .NetworkSettings.Ports") == "{}"     # no network of its own: no ports
+        assert [row for row in ok(docker("ps")).splitlines() if row.endswith(" hosted") and "/tcp" in row] == []
+        taken = docker("run", "--rm", "-p", "8001:80", "busybox", "true")
+        assert (taken.returncode, taken.stderr) == (125, "minidocker: Bind for 0.0.0.0:8001 failed: port is already allocated\n")
+        ok(docker("create", "--name", "idle", "busybox", "true"))
+        assert (docker("port", "idle").returncode, docker("port", "idle").stdout) == (0, "")
+        nobody = docker("port", "nobody")
+        assert (nobody.returncode, nobody.stderr) == (1, "minidocker: No such container: nobody\n")
+        ok(docker("rm", "-f", "ranges", "all", "idle", "hosted"))
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_cli_network_verbs_show_what_docker_shows(lab_env, docker):
+    def scenario():
+        assert ok(docker("network", "ls")).splitlines()[0] == "NETWORK ID     NAME      DRIVER    SCOPE"
+        assert ok(docker("network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}")) == \
+            "bridge bridge local\nhost host local\nnone null local\n"
+        new_id = ok(docker("network", "create", "-d", "bridge", "--label", "tier=back", "auto")).strip()
+        assert len(new_id) == 64 and ok(docker("network", "ls", "-q", "--no-trunc", "-f", "name=auto")) == new_id + "\n"
+        assert ok(docker("network", "inspect", "-f", "{{json .IPAM.Config}}", "auto")) == \
+            '[{"Subnet":"172.18.0.0/16","Gateway":"172.18.0.1"}]\n'
+        ok(docker("network", "create", "--subnet", "10.77.0.0/24", "--gateway", "10.77.0.254", "fixed"))
+        assert ok(docker("network", "inspect", "-f", "{{.Name}} {{.Driver}} {{json .IPAM.Config}} {{.Labels}}",
+                         "fixed", "auto")) == ('fixed bridge [{"Subnet":"10.77.0.0/24","Gateway":"10.77.0.254"}] map[]\n'
+                                               'auto bridge [{"Subnet":"172.18.0.0/16","Gateway":"172.18.0.1"}] map[tier:back]\n')
+        assert ok(docker("network", "ls", "-f", "type=custom", "--format", "{{.Name}}")) == "auto\nfixed\n"
+        assert ok(docker("network", "ls", "-f", "driver=null", "--format", "{{.Name}}")) == "none\n"
+        host, = json.loads(ok(docker("network", "inspect", "host")))
+        assert (host["Name"], host["Driver"], host["IPAM"]["Config"], host["ConfigFrom"]) == ("host", "host", [], {"Network": ""})
+        partly = docker("network", "inspect", "fixed", "nowhere")
+        assert partly.returncode == 1 and json.loads(partly.stdout)[0]["Name"] == "fixed"
+        assert partly.stderr == "minidocker: network nowhere not found\n"
+        for args, message in ((["create", "--gateway", "10.9.0.1", "x"], "every ip-range or gateway must have a corresponding subnet"),
+                              (["create", "--subnet", "10.77.0.0/16", "x"],
+                               "invalid pool request: Pool overlaps with other one on this address space"),
+                              (["create", "--subnet", "10.9.0.1/33", "x"], "invalid subnet 10.9.0.1/33 : invalid CIDR address: 10.9.0.1/33"),
+                              (["create", "-d", "overlay", "x"], 'plugin "overlay" not found'),
+                              (["ls", "-f", "colour=red"], "invalid filter 'colour'")):
+            refused = docker("network", *args)
+            assert (refused.returncode, refused.stderr) == (1, f"minidocker: {message}\n"), args
+        ok(docker("run", "-d", "--name", "member", "--network", "fixed", "--hostname", "box", "--network-alias", "db",
+                  "busybox", "sleep", "60"))
+        names = ok(docker("run", "--rm", "--network", "fixed", "busybox", "sh", "-c",
+                          "for n in member.fixed box db.fixed; do nslookup $n | grep -A1 ^Name; done"))
+        assert names.count("Address: 10.77.0.1") == 3, names          # Docker's DNSNames, and NAME.NETWORK
+        assert json.loads(inspect(docker, "member", "json .NetworkSettings.Networks.fixed.DNSNames"))[-1] == "box"
+        containers = json.loads(ok(docker("network", "inspect", "-f", "{{json .Containers}}", "fixed")))
+        assert [c["Name"] for c in containers.values()] == ["member"]
+        assert next(iter(containers.values()))["IPv4Address"] == "10.77.0.1/24"
+        member_id = inspect(docker, "member", ".Id")
+        assert inspect(docker, "member", ".NetworkSettings.Networks.fixed.IPAddress") == "10.77.0.1"
+        in_use = docker("network", "rm", "fixed")
+        assert in_use.returncode == 1 and in_use.stderr.endswith("has active endpoints\n")
+        not_on = docker("network", "disconnect", "auto", "member")
+        assert (not_on.returncode, not_on.stderr) == (1, f"minidocker: container {member_id} is not connected to network auto\n")
+        declined = docker("network", "prune", input="n\n")
+        assert declined.stdout.startswith("WARNING! This will remove all custom networks not used by at least one container.")
+        assert "auto" in ok(docker("network", "ls"))
+        assert ok(docker("network", "prune", "-f")) == "Deleted Networks:\nauto\n\n"
+        ok(docker("rm", "-f", "member"))
+        assert ok(docker("network", "rm", "fixed")) == "fixed\n"
         nothing_left()
     in_lab(scenario)

@@ -10,19 +10,39 @@ from minidocker.errors import MinidockerError
 
 def _create(args):
     from minidocker.network import networks
-    print(networks.create(args.name, args.subnet, args.gateway))
+    if args.driver != "bridge":
+        raise MinidockerError(f'only one instance of "{args.driver}" network is allowed'
+                              if args.driver in ("host", "null") else f'plugin "{args.driver}" not found')
+    labels = dict(label.partition("=")[::2] for label in args.label)
+    print(networks.create(args.name, args.subnet, args.gateway, labels))
 
 
 def _ls(args):
     from minidocker.network import networks
-    sys.stdout.write(networks.ls(args.quiet, args.no_trunc))
+    sys.stdout.write(networks.ls(args.quiet, args.no_trunc, args.format, args.filter))
 
 
 def _inspect(args):
+    """Every network found is shown; each one missing is an error line, and exit 1, as Docker."""
+    from minidocker.image.format import render
     from minidocker.network import networks
-    sys.stdout.write(networks.dumps([networks.inspect(name) for name in args.networks]))
+    found, missing = [], []
+    for name in args.networks:
+        try:
+            found.append(networks.inspect(name))
+        except MinidockerError as error:
+            missing.append(f"minidocker: {error}")
+    if args.format:
+        template = args.format.replace("\\t", "\t").replace("\\n", "\n")
+        sys.stdout.write("".join(render(template, network) + "\n" for network in found))
+    else:
+        sys.stdout.write(networks.dumps(found))
+    for line in missing:
+        print(line, file=sys.stderr)
+    return 1 if missing else 0
 
 
+# %% notebooks/06b_networking.ipynb cell 6fb568fc
 def _rm(args):
     from minidocker.network import networks
     status = 0
@@ -37,9 +57,15 @@ def _rm(args):
 
 def _prune(args):
     from minidocker.network import networks
+    if not args.force:
+        sys.stdout.write("WARNING! This will remove all custom networks not used by at least one container.\n"
+                         "Are you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
     removed = networks.prune()
     if removed:
-        print("Deleted Networks:\n" + "".join(f"{name}\n" for name in removed), end="")
+        print("Deleted Networks:\n" + "".join(f"{name}\n" for name in removed))
 
 
 # %% notebooks/06b_networking.ipynb cell 95b8dc94
@@ -70,15 +96,19 @@ def register(verbs):
     parser.set_defaults(func=lambda args: parser.print_help())
     p = commands.add_parser("create", help="Create a network")
     p.add_argument("name", metavar="NETWORK")
-    p.add_argument("-d", "--driver", default="bridge", choices=["bridge"], help="Driver to manage the Network")
+    p.add_argument("-d", "--driver", default="bridge", help="Driver to manage the Network (bridge)")
     p.add_argument("--subnet", help="Subnet in CIDR format that represents a network segment")
     p.add_argument("--gateway", help="IPv4 Gateway for the master subnet")
+    p.add_argument("--label", action="append", default=[], help="Set metadata on a network")
     p.set_defaults(func=_exit_1(_create))
     p = commands.add_parser("ls", aliases=["list"], help="List networks")
     p.add_argument("-q", "--quiet", action="store_true", help="Only display network IDs")
     p.add_argument("--no-trunc", action="store_true", help="Do not truncate the output")
+    p.add_argument("-f", "--filter", action="append", default=[], help="Provide filter values (e.g. 'driver=bridge')")
+    p.add_argument("--format", help="Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
     p.set_defaults(func=_exit_1(_ls))
     p = commands.add_parser("inspect", help="Display detailed information on one or more networks")
+    p.add_argument("-f", "--format", help="Format output using a custom template")
     p.add_argument("networks", nargs="+", metavar="NETWORK")
     p.set_defaults(func=_exit_1(_inspect))
     p = commands.add_parser("rm", aliases=["remove"], help="Remove one or more networks")

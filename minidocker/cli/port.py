@@ -8,9 +8,17 @@ from minidocker.errors import MinidockerError
 
 
 def _port(args):
-    from minidocker.network.sandbox import port_lines
+    """A container that exists but has no sandbox now (created, stopped) publishes nothing; a
+    sandbox with no container record (the chapter's lab) is found by its name."""
+    from minidocker.container.lifecycle import find
+    from minidocker.container.record import ContainerError
+    from minidocker.network.sandbox import live_endpoint, port_lines
     try:
-        lines = port_lines(args.container, args.private)
+        try:
+            endpoint = live_endpoint(find(args.container)["ID"]) or {"Ports": []}
+        except ContainerError:
+            endpoint = None
+        lines = port_lines(args.container, args.private, endpoint)
     except MinidockerError as error:
         print(f"minidocker: {error}", file=sys.stderr)
         return 1

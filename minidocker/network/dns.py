@@ -19,7 +19,8 @@ PORT = 53
 
 
 def table(container_id: str) -> dict:
-    """{name: address} that `container_id` may resolve: peers on the networks it is on."""
+    """{name: address} that `container_id` may resolve: peers on the networks it is on, by
+    Docker's DNSNames (container name, short id, aliases, hostname), each also as NAME.NETWORK."""
     everyone = store.endpoints()
     mine = next((ep for ep in everyone if ep["ContainerID"] == container_id), None)
     if mine is None:
@@ -27,10 +28,12 @@ def table(container_id: str) -> dict:
     shared = {n["NetworkID"] for n in mine["Networks"].values()}
     names = {}
     for ep in everyone:
-        for net in ep["Networks"].values():
+        for network, net in ep["Networks"].items():
             if net["NetworkID"] in shared and net["NetworkID"] != "" and ep["Mode"] == "user":
-                for name in [ep["Name"], ep["ContainerID"][:12], *(net.get("Aliases") or [])]:
-                    names.setdefault(name.lower(), []).append(net["IPAddress"])
+                short = [ep["Name"], ep["ContainerID"][:12], *(net.get("Aliases") or []), ep.get("Hostname") or ""]
+                for name in dict.fromkeys(n.lower() for n in short if n):
+                    for known in (name, f"{name}.{network.lower()}"):
+                        names.setdefault(known, []).append(net["IPAddress"])
     return names
 
 

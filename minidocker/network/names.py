@@ -15,8 +15,8 @@ HOSTS_HEAD = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n
 
 
 def parse_add_host(spec: str, gateway: str = None) -> tuple:
-    """`--add-host name:ip` (or name:host-gateway) -> (name, ip)."""
-    name, sep, address = spec.partition(":")
+    """`--add-host name:ip` (or name=ip, or name:host-gateway) -> (name, ip)."""
+    name, sep, address = spec.partition("=") if "=" in spec else spec.partition(":")
     if not sep or not name or not address:
         raise MinidockerError(f'invalid argument "{spec}" for "--add-host" flag: bad format for add-host: "{spec}"')
     if address == "host-gateway" and gateway:
@@ -24,7 +24,8 @@ def parse_add_host(spec: str, gateway: str = None) -> tuple:
     try:
         return name, str(ipaddress.ip_address(address))
     except ValueError:
-        raise MinidockerError(f'invalid IP address in add-host: "{address}"') from None
+        raise MinidockerError(f'invalid argument "{spec}" for "--add-host" flag: '
+                              f'invalid IP address in add-host: "{address}"') from None
 
 
 def check_dns(servers) -> list:
@@ -32,7 +33,8 @@ def check_dns(servers) -> list:
         try:
             ipaddress.ip_address(server)
         except ValueError:
-            raise MinidockerError(f"{server} is not an ip address") from None
+            raise MinidockerError(f'invalid argument "{server}" for "--dns" flag: '
+                                  f"IP address is not correctly formatted: {server}") from None
     return list(servers)
 
 

@@ -2,18 +2,18 @@
 
 # %% notebooks/06b_networking.ipynb cell 34774470
 """`network create/ls/inspect/rm/prune`: networks as Docker shows them."""
-import hashlib
 import json
+import re
 
 from minidocker.network import links, sandbox, store
-from minidocker.network.store import NetworkError
+from minidocker.network.store import NetworkError, NetworkNotFound
 
 PSEUDO = {"host": "host", "none": "null"}      # the networks with no bridge, and their drivers
 
 
-def create(name: str, subnet: str = None, gateway: str = None) -> str:
+def create(name: str, subnet: str = None, gateway: str = None, labels: dict = None) -> str:
     """Record a network and make its bridge; return its id."""
-    network = store.create(name, subnet, gateway)
+    network = store.create(name, subnet, gateway, labels)
     try:
         links.ensure_bridge(store.bridge_of(network), str(store.gateway_of(network)),
                             store.subnet_of(network).prefixlen)
@@ -24,28 +24,86 @@ def create(name: str, subnet: str = None, gateway: str = None) -> str:
     return network["Id"]
 
 
-def _pseudo_id(name: str) -> str:
-    return hashlib.sha256(f"minidocker network {name}".encode()).hexdigest()    # as the default bridge's
+def _pseudo(name: str, created: str) -> dict:
+    """`host` or `none` as `network inspect` shows it: no bridge, no addresses (an id fixed as the
+    default bridge's)."""
+    return {"Name": name, "Id": store.fixed_id(name),
+            "Created": created, "Scope": "local", "Driver": PSEUDO[name], "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": None, "Config": []}, "Internal": False, "Attachable": False,
+            "Ingress": False, "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": {}, "Options": {},
+            "Labels": {}}
 
 
-def ls(quiet: bool = False, no_trunc: bool = False) -> str:
-    rows = [(n["Id"], n["Name"], n["Driver"]) for n in store.networks()]
-    rows += [(_pseudo_id(name), name, driver) for name, driver in PSEUDO.items()]
-    rows.sort(key=lambda row: row[1])
-    ids = [i if no_trunc else i[:12] for i, _, _ in rows]
+def every() -> list:
+    """Every network: the bridges on record, then `host` and `none`."""
+    bridges = store.networks()
+    return [*bridges, *(_pseudo(name, bridges[0]["Created"]) for name in PSEUDO)]
+
+
+# %% notebooks/06b_networking.ipynb cell 783d532e
+FILTERS = ("dangling", "driver", "id", "label", "name", "scope", "type")
+
+
+def matching(networks: list, filters=()) -> list:
+    """The networks that pass every `--filter KEY=VALUE` (several values of one key: any of them),
+    matched as Docker matches: name and id as a regular expression searched, the rest exactly."""
+    wanted = {}
+    for text in filters:
+        key, _, value = text.partition("=")
+        if key not in FILTERS:
+            raise NetworkError(f"invalid filter '{key}'")
+        wanted.setdefault(key, []).append(value)
+    used = {net["NetworkID"] for ep in store.endpoints() for net in ep["Networks"].values()}
+    facts = {"driver": lambda n, v: n["Driver"] == v, "scope": lambda n, v: n["Scope"] == v,
+             "id": lambda n, v: _search(v, n["Id"]), "name": lambda n, v: _search(v, n["Name"]),
+             "type": lambda n, v: (n["Name"] in store.PREDEFINED) == (v == "builtin"),
+             "label": lambda n, v: v.partition("=")[0] in n["Labels"] and (
+                 "=" not in v or n["Labels"][v.partition("=")[0]] == v.partition("=")[2]),
+             "dangling": lambda n, v: (n["Name"] not in store.PREDEFINED and n["Id"] not in used) == (v in ("true", "1"))}
+    return [n for n in networks if all(any(facts[key](n, v) for v in values) for key, values in wanted.items())]
+
+
+def _search(pattern: str, text: str) -> bool:
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:
+        return pattern in text
+
+
+def _natural(text: str) -> list:
+    return [int(word) if word.isdigit() else word for word in re.split(r"(\d+)", text)]
+
+
+# %% notebooks/06b_networking.ipynb cell e2aa3798
+def ls(quiet: bool = False, no_trunc: bool = False, format: str = None, filters=()) -> str:
+    """`network ls`, sorted by name as the docker CLI sorts (naturally: n2 before n10)."""
+    from minidocker.image.format import format_table
+    shown = sorted(matching(every(), filters), key=lambda n: _natural(n["Name"]))
+    rows = [{"ID": n["Id"] if no_trunc else n["Id"][:12], "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
+             "IPv6": str(n["EnableIPv6"]).lower(), "Internal": str(n["Internal"]).lower(), "CreatedAt": n["Created"],
+             "Labels": ",".join(f"{k}={v}" for k, v in n["Labels"].items())} for n in shown]
     if quiet:
-        return "".join(f"{i}\n" for i in ids)
-    width = max(len(name) for _, name, _ in rows)
-    lines = [f"{'NETWORK ID':<{len(ids[0])}}   {'NAME':<{width}}   DRIVER    SCOPE"]
-    lines += [f"{i}   {name:<{width}}   {driver:<9} local" for i, (_, name, driver) in zip(ids, rows)]
-    return "\n".join(lines) + "\n"
+        return "".join(row["ID"] + "\n" for row in rows)
+    if format in (None, "", "table"):
+        format = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+    return format_table(format, rows,
+                        {"ID": "NETWORK ID", "CreatedAt": "CREATED AT"})
 
 
 # %% notebooks/06b_networking.ipynb cell 2e5f2628
 def inspect(name_or_id: str) -> dict:
-    """A network's record with the containers on it, as `docker network inspect` shows."""
-    network = store.find(name_or_id)
+    """A network's record with the containers on it, as `docker network inspect` shows (`host`
+    and `none` too: their containers are those in that mode)."""
+    nets = every()
+    found = [n for n in nets if name_or_id in (n["Name"], n["Id"])] or [
+        n for n in nets if name_or_id and n["Id"].startswith(name_or_id)]
+    if len(found) != 1:
+        raise NetworkNotFound(name_or_id)
+    network = {key: value for key, value in found[0].items() if not key.startswith("_")}   # ours, not shown
     for ep in store.endpoints():
+        if network["Name"] in PSEUDO and ep["Mode"] == network["Name"]:
+            network["Containers"][ep["ContainerID"]] = {"Name": ep["Name"], "EndpointID": "", "MacAddress": "",
+                                                        "IPv4Address": "", "IPv6Address": ""}
         for name, net in ep["Networks"].items():
             if net["NetworkID"] == network["Id"]:
                 network["Containers"][ep["ContainerID"]] = {
@@ -69,6 +127,7 @@ def remove(name_or_id: str) -> str:
     return name_or_id
 
 
+# %% notebooks/06b_networking.ipynb cell 5338d5fa
 def prune() -> list:
     """Reconcile (a crashed container's veth, netns and rules go), then remove unused networks."""
     sandbox.reconcile()

@@ -16,13 +16,20 @@ class PortError(MinidockerError):
     """A malformed or conflicting port publication."""
 
 
-class Port(namedtuple("Port", "container_port proto host_ip host_port", defaults=("tcp", "", 0))):
-    """One published port: the host's side ("" = every address; 0 = a free port) and the container's.
+class Port(namedtuple("Port", "container_port proto host_ip host_port host_last", defaults=("tcp", "", 0, 0))):
+    """One published port: the host's side ("" = every address; 0 = a free port; host_port to
+    host_last = a free one of that range) and the container's.
     (A named tuple: a frozen dataclass would cost every `run` the dataclasses import.)"""
     __slots__ = ()
 
     def key(self) -> str:
         return f"{self.container_port}/{self.proto}"
+
+    def host_ports(self) -> str:
+        """The host's side as Docker's PortBindings keep it: "", "8080" or "7000-7010"."""
+        if self.host_last:
+            return f"{self.host_port}-{self.host_last}"
+        return str(self.host_port or "")
 
 
 def _number(text: str, what: str) -> int:
@@ -31,31 +38,55 @@ def _number(text: str, what: str) -> int:
     return int(text)
 
 
+# %% notebooks/06b_networking.ipynb cell 1f16d0f4
+def _range(text: str, what: str) -> tuple:
+    """"80" -> (80, 80), "8000-8002" -> (8000, 8002), as go-connections' ParsePortRange."""
+    first, dash, last = text.partition("-")
+    try:
+        low, high = _number(first, what), _number(last if dash else first, what)
+    except PortError:
+        raise PortError(f"invalid {what}: {text}") from None
+    if low > high:
+        raise PortError(f"invalid {what}: {text}")
+    return low, high
+
+
 # %% notebooks/06b_networking.ipynb cell 3fc7c459
-def parse_publish(spec: str) -> Port:
-    """`-p 8080:80`, `-p 127.0.0.1:8080:80/udp`, `-p 127.0.0.1::80`, `-p 80` -> a Port."""
-    address, _, proto = spec.partition("/")
+def parse_publish(spec: str) -> list:
+    """`-p [IP:][HOST[-HOST]:]PORT[-PORT][/PROTO]` -> one Port per container port, checked in
+    the order Docker checks (go-connections' ParsePortSpec) and with its messages."""
+    *front, container = spec.split(":")
+    host_ip, host = ":".join(front[:-1]), front[-1] if front else ""
+    container, _, proto = container.partition("/")
     proto = (proto or "tcp").lower()
-    if proto not in ("tcp", "udp"):
-        raise PortError(f"invalid proto: {proto}")
-    parts = address.split(":")
-    if len(parts) > 3:
-        raise PortError(f"invalid port format for --publish: {spec}")
-    host_ip, host_port, container_port = [""] * (3 - len(parts)) + parts
     if host_ip:
         try:
             ipaddress.IPv4Address(host_ip)
         except ValueError:
-            raise PortError(f"invalid IP address: {host_ip}") from None
-    return Port(_number(container_port, "containerPort"), proto, host_ip,
-                _number(host_port, "hostPort") if host_port else 0)
+            v6 = host_ip.strip("[]").count(":") > 1
+            raise PortError(f"invalid IP address: {host_ip}" + (" (minidocker publishes on IPv4 only)" if v6 else "")) from None
+    if not container:
+        raise PortError(f"no port specified: {spec}<empty>")
+    first, last = _range(container, "containerPort")
+    low, high = _range(host, "hostPort") if host and host != "0" else (0, 0)
+    if host and high - low != last - first and first != last:
+        raise PortError(f"invalid ranges specified for container and host Ports: {container} and {host}")
+    if proto not in ("tcp", "udp"):
+        raise PortError(f"invalid proto: {proto}")
+    if first == last and low != high:           # one port, a host range to choose it from
+        return [Port(first, proto, host_ip, low, high)]
+    return [Port(port, proto, host_ip, low and low + i) for i, port in enumerate(range(first, last + 1))]
 
 
-def parse_exposed(key: str) -> Port:
-    """An image's ExposedPorts key ("80/tcp") as a port to publish on a free host port (-P)."""
-    return parse_publish(key if "/" in key else f"{key}/tcp")
+def parse_exposed(key: str) -> list:
+    """An ExposedPorts key ("80/tcp") or an --expose value ("8000-8002/udp") as ports to publish
+    on free host ports (-P)."""
+    if ":" in key:
+        raise PortError(f"invalid range format for --expose: {key}")
+    return parse_publish(key)
 
 
+# %% notebooks/06b_networking.ipynb cell 396c00fc
 def _bindable(port: Port, number: int) -> bool:
     kind = socket.SOCK_STREAM if port.proto == "tcp" else socket.SOCK_DGRAM
     with socket.socket(socket.AF_INET, kind) as probe:
@@ -69,24 +100,59 @@ def _bindable(port: Port, number: int) -> bool:
 
 
 def _clash(a: Port, host_port: int, b: dict) -> bool:
+    """The same host port and protocol, on the same address or on every address ("" or 0.0.0.0)."""
+    every = ("", "0.0.0.0")
     return (b["HostPort"] == host_port and b["Proto"] == a.proto
-            and (not a.host_ip or not b["HostIp"] or a.host_ip == b["HostIp"]))
+            and (a.host_ip in every or b["HostIp"] in every or a.host_ip == b["HostIp"]))
 
 
 # %% notebooks/06b_networking.ipynb cell 23253360
 def choose(port: Port, published: list) -> Port:
     """`port` with its host port fixed: checked free (not published by a container, not bound by
-    a process), or the first free one from a random start in the kernel's ephemeral range."""
-    shown = f"{port.host_ip or '0.0.0.0'}:{port.host_port}"
-    if port.host_port:
+    a process), or the first free one of its host range, or of the kernel's ephemeral range
+    from a random start."""
+    shown = f"{port.host_ip or '0.0.0.0'}:{port.host_ports()}"
+    if port.host_port and not port.host_last:
         if any(_clash(port, port.host_port, p) for p in published):
             raise PortError(f"Bind for {shown} failed: port is already allocated")
         if not _bindable(port, port.host_port):
             raise PortError(f"failed to bind host port for {shown}/{port.proto}: address already in use")
         return port
-    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    start = random.randint(low, high)
-    for number in [*range(start, high + 1), *range(low, start)]:
+    if port.host_last:
+        candidates = range(port.host_port, port.host_last + 1)
+    else:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        start = random.randint(low, high)
+        candidates = [*range(start, high + 1), *range(low, start)]
+    for number in candidates:
         if not any(_clash(port, number, p) for p in published) and _bindable(port, number):
             return Port(port.container_port, port.proto, port.host_ip, number)
-    raise PortError("no free host port for " + port.key())
+    raise PortError(f"Bind for {shown} failed: all ports are allocated" if port.host_last
+                    else "no free host port for " + port.key())
+
+
+# %% notebooks/06b_networking.ipynb cell ff3f4f16
+def displayable(ports: list) -> str:
+    """`docker ps`'s PORTS column (the docker CLI's DisplayablePorts) for `ports`, tuples of (host
+    ip, host port, container port, proto); host ip "" for a port that is only exposed."""
+    runs, order, result, mappings = {}, [], [], []
+    for ip, public, private, proto in sorted(ports, key=lambda p: (p[2], p[0], p[1], p[3])):
+        if ip and public != private:
+            mappings.append(f"{ip}:{public}->{private}/{proto}")
+            continue
+        key = f"{ip}/{proto}" if ip else proto
+        if key not in runs:
+            order.append(key)
+        elif private == runs[key][1] + 1:
+            runs[key][1] = private
+            continue
+        else:
+            result.append(_run(key, *runs[key]))     # a gap: this run is over, the next begins
+        runs[key] = [private, private]
+    return ", ".join(result + [_run(key, *runs[key]) for key in order] + mappings)
+
+
+def _run(key: str, first: int, last: int) -> str:
+    ip, _, proto = key.rpartition("/")
+    span = str(first) if first == last else f"{first}-{last}"
+    return f"{ip}:{span}->{span}/{proto}" if ip else f"{span}/{proto}"

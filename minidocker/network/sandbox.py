@@ -76,10 +76,10 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
     process (the caller, unless `owner_pid`; see claim()); detach() ends it."""
     options = options or NetworkOptions()
     mode, _, target = options.network.partition(":")
-    wanted = [ports.parse_publish(p) for p in options.publish]
+    wanted = [port for spec in options.publish for port in ports.parse_publish(spec)]
     if options.publish_all:
         keys = {w.key() for w in wanted}
-        wanted += [p for p in map(ports.parse_exposed, options.exposed) if p.key() not in keys]
+        wanted += [p for key in options.exposed for p in ports.parse_exposed(key) if p.key() not in keys]
     names.check_dns(options.dns)
     if mode == "container" and (wanted or options.hostname):
         what = "port publishing" if wanted else "hostname"
@@ -266,27 +266,41 @@ def find_endpoint(name_or_id: str) -> dict:
 
 
 # %% notebooks/06b_networking.ipynb cell f9f58ae4
+UNPLUGGED = {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "DriverOpts": None, "NetworkID": "",
+             "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+             "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None}    # an endpoint with no address
+
+
 def settings(endpoint: dict) -> dict:
     """docker inspect's NetworkSettings for a sandbox (top-level addresses: the default bridge's)."""
-    networks = {name: {"IPAMConfig": None, "Links": None, "Aliases": net["Aliases"] or None,
-                       "MacAddress": net["MacAddress"], "NetworkID": net["NetworkID"],
-                       "EndpointID": net["EndpointID"], "Gateway": net["Gateway"], "IPAddress": net["IPAddress"],
-                       "IPPrefixLen": net["IPPrefixLen"], "IPv6Gateway": "", "GlobalIPv6Address": "",
-                       "GlobalIPv6PrefixLen": 0, "DNSNames": [endpoint["Name"], endpoint["ContainerID"][:12],
-                                                             *net["Aliases"]] if endpoint["Mode"] == "user" else None}
+    networks = {name: {**UNPLUGGED, "IPAMConfig": net.get("IPAMConfig"), "Aliases": net["Aliases"] or None,
+                       "MacAddress": net["MacAddress"],
+                       "NetworkID": net["NetworkID"], "EndpointID": net["EndpointID"], "Gateway": net["Gateway"],
+                       "IPAddress": net["IPAddress"], "IPPrefixLen": net["IPPrefixLen"],
+                       "DNSNames": list(dict.fromkeys([endpoint["Name"], endpoint["ContainerID"][:12], *net["Aliases"],
+                                                       endpoint["Hostname"]])) if endpoint["Mode"] == "user" else None}
                 for name, net in endpoint["Networks"].items()}
     if endpoint["Mode"] in ("none", "host"):
-        networks = {endpoint["Mode"]: {"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-                                       "IPPrefixLen": 0, "MacAddress": ""}}
-    published = {key if "/" in key else f"{key}/tcp": None for key in endpoint.get("Exposed") or []}
+        networks = {endpoint["Mode"]: {**UNPLUGGED, "NetworkID": store.fixed_id(endpoint["Mode"])}}
+    published = {p.key(): None for p in _exposed(endpoint)}
     for p in endpoint["Ports"]:
         key = f"{p['ContainerPort']}/{p['Proto']}"
         published[key] = (published.get(key) or []) + [{"HostIp": p["HostIp"] or "0.0.0.0", "HostPort": str(p["HostPort"])}]
-    default = networks.get(store.DEFAULT_NETWORK) or {}
+    default = networks.get(store.DEFAULT_NETWORK) or UNPLUGGED
     return {"Bridge": "", "SandboxID": endpoint["ContainerID"], "SandboxKey": endpoint.get("Netns") or "",
-            "HairpinMode": False, "Ports": published, "Gateway": default.get("Gateway", ""),
-            "IPAddress": default.get("IPAddress", ""), "IPPrefixLen": default.get("IPPrefixLen", 0),
-            "MacAddress": default.get("MacAddress", ""), "Networks": networks}
+            "Ports": dict(sorted(published.items())), "HairpinMode": False, "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+            **{key: default[key] for key in ("EndpointID", "Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen",
+                                             "IPAddress", "IPPrefixLen", "IPv6Gateway", "MacAddress")},
+            "Networks": networks}
+
+
+def _exposed(endpoint: dict) -> list:
+    """The ports a container exposes, as Docker shows them: only where it has a network of its
+    own (host, none and a joined namespace show none)."""
+    if endpoint["Mode"] not in ("bridge", "user"):
+        return []
+    return [port for key in endpoint.get("Exposed") or [] for port in ports.parse_exposed(key)]
 
 
 def attachment(endpoint: dict) -> Attachment:
@@ -294,17 +308,21 @@ def attachment(endpoint: dict) -> Attachment:
                       hosts=endpoint["Hosts"], resolv_conf=endpoint["ResolvConf"], settings=settings(endpoint))
 
 
-def port_lines(name_or_id: str, private: str = None) -> list:
-    """`docker port`: "80/tcp -> 0.0.0.0:8080" lines, or the host sides of one private port."""
-    endpoint = find_endpoint(name_or_id)
-    mappings = sorted(endpoint["Ports"], key=lambda p: (p["ContainerPort"], p["Proto"]))
+# %% notebooks/06b_networking.ipynb cell dc0ff16c
+def port_lines(name_or_id: str, private: str = None, endpoint: dict = None) -> list:
+    """`docker port`: "80/tcp -> 0.0.0.0:8080" lines, or the host sides of one private port, of
+    `endpoint` (the caller's; else the sandbox named `name_or_id`)."""
+    endpoint = endpoint or find_endpoint(name_or_id)
+    mappings = sorted(endpoint["Ports"], key=lambda p: (p["ContainerPort"], p["Proto"], p["HostIp"] or "0.0.0.0", p["HostPort"]))
     if private is None:
         return [f"{p['ContainerPort']}/{p['Proto']} -> {p['HostIp'] or '0.0.0.0'}:{p['HostPort']}" for p in mappings]
     port, _, proto = private.partition("/")
+    if not port.isdigit() or int(port) > 65535:
+        raise NetworkError(f"invalid port ({port})")
     found = [f"{p['HostIp'] or '0.0.0.0'}:{p['HostPort']}" for p in mappings
-             if str(p["ContainerPort"]) == port and p["Proto"] == (proto or "tcp")]
+             if p["ContainerPort"] == int(port) and p["Proto"] == (proto or "tcp")]
     if not found:
-        raise NetworkError(f"No public port '{port}/{proto or 'tcp'}' published for {name_or_id}")
+        raise NetworkError(f"No public port '{private}' published for {name_or_id}")     # as typed, as Docker
     return found
 
 
@@ -337,7 +355,7 @@ def disconnect(container: str, network_name: str):
         endpoint, network = find_endpoint(container), store.find(network_name)
         net = endpoint["Networks"].pop(network["Name"], None)
         if net is None:
-            raise NetworkError(f"container {container} is not connected to network {network['Name']}")
+            raise NetworkError(f"container {endpoint['ContainerID']} is not connected to network {network['Name']}")
         links.remove_link(net["Link"])
         store.write_json(store.endpoint_path(endpoint["ContainerID"]), endpoint)
         _render()
@@ -354,14 +372,15 @@ def live_endpoint(container_id: str):
 
 
 def ps_ports(container_id: str) -> str:
-    """`docker ps`'s PORTS column: "0.0.0.0:8080->80/tcp, 53/udp" ("" without a sandbox)."""
+    """`docker ps`'s PORTS column: "53/udp, 0.0.0.0:8080->80/tcp" ("" without a sandbox)."""
     endpoint = live_endpoint(container_id)
     if endpoint is None:
         return ""
-    shown = [f"{p['HostIp'] or '0.0.0.0'}:{p['HostPort']}->{p['ContainerPort']}/{p['Proto']}" for p in endpoint["Ports"]]
-    published = {f"{p['ContainerPort']}/{p['Proto']}" for p in endpoint["Ports"]}
-    shown += [key for key in endpoint.get("Exposed") or [] if key not in published]
-    return ", ".join(shown)
+    shown = [(p["HostIp"] or "0.0.0.0", p["HostPort"], p["ContainerPort"], p["Proto"]) for p in endpoint["Ports"]]
+    published = {(p["ContainerPort"], p["Proto"]) for p in endpoint["Ports"]}
+    exposed = {(p.container_port, p.proto) for p in _exposed(endpoint)}
+    shown += [("", 0, port, proto) for port, proto in exposed - published]
+    return ports.displayable(shown)
 
 
 def network_settings(container_id: str):

@@ -22,7 +22,7 @@ from minidocker.errors import MinidockerError
 
 DEFAULT_NETWORK, DEFAULT_BRIDGE, DEFAULT_SUBNET = "bridge", "minidocker0", "172.17.0.0/16"
 PREDEFINED = ("bridge", "host", "none")
-POOL = ipaddress.ip_network("172.16.0.0/12")       # Docker's default pool: a /16 for each network
+POOL = ipaddress.ip_network("172.16.0.0/12")       # Docker's default pools: its /16s from 172.17 on
 
 
 class NetworkError(MinidockerError):
@@ -77,8 +77,15 @@ def _record(name, subnet, gateway, bridge, net_id=None) -> dict:
             "Created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "Scope": "local", "Driver": "bridge", "EnableIPv6": False,
             "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": subnet, "Gateway": gateway}]},
-            "Internal": False, "Attachable": False, "Ingress": False, "ConfigOnly": False,
-            "Containers": {}, "Options": {"com.docker.network.bridge.name": bridge}, "Labels": {}}
+            "Internal": False, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
+            "ConfigOnly": False, "Containers": {}, "Options": {"com.docker.network.bridge.name": bridge},
+            "Labels": {}}
+
+
+def fixed_id(name: str) -> str:
+    """The id of a network every state root has (host, none; the default bridge's is made so too)."""
+    import hashlib                      # here: OpenSSL's import is paid only by who needs it
+    return hashlib.sha256(f"minidocker network {name}".encode()).hexdigest()
 
 
 def networks() -> list:
@@ -125,7 +132,7 @@ def _parse_subnet(text: str):
     try:
         subnet = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise NetworkError(f"invalid CIDR address: {text}") from None
+        raise NetworkError(f"invalid subnet {text} : invalid CIDR address: {text}") from None
     if subnet.version != 4:
         raise NetworkError(f"invalid subnet {text}: only IPv4 networks are supported")
     if str(subnet) != text:
@@ -136,7 +143,10 @@ def _parse_subnet(text: str):
 
 
 def _free_subnet(taken: list):
-    for candidate in POOL.subnets(new_prefix=16):
+    """Docker's default pools: a /16 of 172.17-172.31 (the first is the default bridge's), then a
+    /20 of 192.168.0.0/16."""
+    sixteens = list(POOL.subnets(new_prefix=16))[1:]            # 172.16.0.0/16 is not among them
+    for candidate in [*sixteens, *ipaddress.ip_network("192.168.0.0/16").subnets(new_prefix=20)]:
         if not any(candidate.overlaps(t) for t in taken):
             return candidate
     raise NetworkError("could not find an available, non-overlapping IPv4 address pool among the "
@@ -144,11 +154,13 @@ def _free_subnet(taken: list):
 
 
 # %% notebooks/06b_networking.ipynb cell 17f2c25b
-def create(name: str, subnet: str = None, gateway: str = None) -> dict:
+def create(name: str, subnet: str = None, gateway: str = None, labels: dict = None) -> dict:
     """Make a bridge network's record (its bridge is made by links.ensure_bridge)."""
     import re
     if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name or ""):
         raise NetworkError(f'invalid network name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+    if gateway and not subnet:
+        raise NetworkError("every ip-range or gateway must have a corresponding subnet")
     with locked():
         existing = networks()
         if name in PREDEFINED or any(n["Name"] == name for n in existing):
@@ -168,6 +180,7 @@ def create(name: str, subnet: str = None, gateway: str = None) -> dict:
             gw = next(chosen.hosts())
         net_id = os.urandom(32).hex()
         record = _record(name, str(chosen), str(gw), f"br-{net_id[:12]}", net_id)
+        record["Labels"] = dict(labels or {})
         write_json(root() / f"{net_id}.json", record)
         return record
 

@@ -19,10 +19,9 @@ def check(options: NetworkOptions) -> dict:
     """Docker's HostConfig fields for the flags, every one checked now: exit 125, nothing made."""
     mode, _, target = options.network.partition(":")
     bindings = {}
-    for spec in options.publish:
-        port = ports.parse_publish(spec)
-        bindings.setdefault(port.key(), []).append({"HostIp": port.host_ip, "HostPort": str(port.host_port or "")})
-    exposed = [ports.parse_exposed(key).key() for key in options.exposed]
+    for port in (port for spec in options.publish for port in ports.parse_publish(spec)):
+        bindings.setdefault(port.key(), []).append({"HostIp": port.host_ip, "HostPort": port.host_ports()})
+    exposed = [port.key() for key in options.exposed for port in ports.parse_exposed(key)]
     names.check_dns(options.dns)
     for entry in options.add_hosts:
         names.parse_add_host(entry, "0.0.0.0")
