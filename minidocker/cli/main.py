@@ -100,6 +100,7 @@ def _flag(table: FlagTable, values: dict, name: str, value, words: list) -> bool
     return True
 
 
+# %% notebooks/01_namespaces.ipynb cell d13c1b04
 def read_flags(table: FlagTable, words: list) -> dict:
     """What argparse would make of `words` (the verb's part of the command line), or NotQuick."""
     values, words = dict(table.defaults), list(words)

@@ -2,8 +2,7 @@
 
 # %% notebooks/05_images.ipynb cell fff262f8
 """What `image inspect` and `image history` show."""
-import datetime
-import json
+import datetime, json
 
 from minidocker.errors import MinidockerError
 from minidocker.image import format as fmt

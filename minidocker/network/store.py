@@ -93,9 +93,7 @@ def networks() -> list:
     found = _read_all(root())
     if not any(n["Name"] == DEFAULT_NETWORK for n in found):
         # a fixed id: two commands that both find it missing write the same file, not two networks
-        import hashlib                      # here: OpenSSL costs ~4 ms, and only this first time needs it
-        default = _record(DEFAULT_NETWORK, DEFAULT_SUBNET, "172.17.0.1", DEFAULT_BRIDGE,
-                          hashlib.sha256(b"minidocker network bridge").hexdigest())
+        default = _record(DEFAULT_NETWORK, DEFAULT_SUBNET, "172.17.0.1", DEFAULT_BRIDGE, fixed_id(DEFAULT_NETWORK))
         root().mkdir(parents=True, exist_ok=True)
         write_json(root() / f"{default['Id']}.json", default)
         found.append(default)
