@@ -19,5 +19,5 @@ def inspect(args) -> int:
         sys.stdout.write(inspect_images(args.names, args.format))
         return 0
     from minidocker.container.details import inspect as inspect_objects
-    sys.stdout.write(inspect_objects(args.names, args.format))
+    sys.stdout.write(inspect_objects(args.names, args.format, args.type))
     return 0

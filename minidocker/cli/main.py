@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     try:
         parser = build_parser(argv)
         args = parser.parse_args(argv)
-        verb = args.verb
+        verb = getattr(args, "container_command", None) or args.verb     # `container run` is run
         if args.root:
             os.environ["MINIDOCKER_ROOT"] = os.path.abspath(args.root)
         if args.runroot:
