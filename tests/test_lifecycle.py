@@ -77,6 +77,51 @@ def test_odd_transitions_say_what_docker_says(docker):
     assert (missing.returncode, missing.stderr) == (1, "minidocker: No such container: nosuch\n")
 
 
+def test_ps_filters_last_and_format_as_docker(docker):
+    import json
+    assert docker("run", "--network", "none", "--name", "ex3", "busybox", "sh", "-c", "exit 3").returncode == 3
+    ok(docker("run", "--network", "none", "--name", "ex0", "busybox:vol", "true"))
+    ok(docker("create", "--network", "none", "--name", "made", "busybox", "true"))
+    ok(docker("run", "-d", "--network", "none", "--name", "up", "busybox", "sleep", "100"))
+    names = lambda *args: ok(docker("ps", *args, "--format", "{{.Names}}")).split()         # noqa: E731
+    assert names() == ["up"] and names("-a") == ["up", "made", "ex0", "ex3"]           # the newest first
+    assert names("-f", "status=created") == ["made"]                   # a status filter implies -a
+    assert names("-a", "-f", "status=exited") == ["ex0", "ex3"] and names("-a", "-f", "exited=3") == ["ex3"]
+    assert names("-f", "exited=3") == []                               # exited= alone does not
+    assert names("-a", "-f", "name=^ex") == ["ex0", "ex3"] and names("-a", "-f", "ancestor=busybox:vol") == ["ex0"]
+    assert names("-a", "-f", "status=exited", "-f", "status=created") == ["made", "ex0", "ex3"]
+    assert names("-n", "2") == ["up", "made"] and names("-l") == ["up"]    # -n and -l: any state
+    table = ok(docker("ps", "-a", "--format", "table {{.Names}}\t{{.State}}")).splitlines()
+    assert table[0] == "NAMES     STATE" and table[1].split() == ["up", "running"]
+    [row] = [json.loads(line) for line in ok(docker("ps", "--format", "json")).splitlines()]
+    assert (row["Names"], row["State"], row["Command"], row["Status"][:3]) == ("up", "running", '"sleep 100"', "Up ")
+    assert ok(docker("container", "ls", "-aq")) == ok(docker("ps", "-aq")) != ""     # Docker's own name of ps
+    for bad, message in (("bogus=1", "invalid filter 'bogus'"), ("status=sleepy", "invalid filter 'status=sleepy'"),
+                         ("exited=x", 'strconv.Atoi: parsing "x": invalid syntax')):
+        refused = docker("ps", "-f", bad)
+        assert (refused.returncode, refused.stderr) == (1, f"minidocker: {message}\n")
+    ok(docker("stop", "-t", "0", "up"))
+
+
+def test_inspect_is_docker_shaped_and_container_verbs_keep_their_codes(docker):
+    ok(docker("create", "--network", "none", "--name", "res", "-m", "64m", "--cpus", "1.5", "--pids-limit", "20",
+              "--entrypoint", "sleep", "busybox", "100"))
+    shape = "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} " \
+            "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Path}} {{json .Args}}"
+    assert inspect(docker, "res", shape) == '67108864 134217728 1500000000 20 ["sleep"] ["100"] sleep ["100"]'
+    for args in (("container", "inspect", "busybox"), ("inspect", "--type", "container", "busybox")):
+        refused = docker(*args)
+        assert (refused.returncode, refused.stderr) == (1, "minidocker: No such container: busybox\n")
+    assert inspect(docker, "busybox", "{{.Id}}").startswith("sha256:")      # plain inspect finds images too
+    assert docker("container", "run", "--rm", "--network", "none", "busybox", "sh", "-c", "exit 3").returncode == 3
+    relative = docker("run", "--network", "none", "-w", "relative", "busybox", "pwd")
+    assert (relative.returncode, relative.stderr) == (125, "minidocker: the working directory 'relative' is invalid, "
+                                                           "it needs to be an absolute path\n")
+    short = docker("create", "--name", "x", "busybox", "true")
+    assert short.stderr == "minidocker: Invalid container name (x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n"
+    assert ok(docker("ps", "-a", "--format", "{{.Names}}")) == "res\n"          # nothing half-made
+
+
 def test_pause_freezes_every_process(docker):
     ok(docker("create", "--name", "counter", "busybox", "sh", "-c", COUNTER))
     ok(docker("start", "counter"))

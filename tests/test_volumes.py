@@ -80,6 +80,8 @@ def test_bind_mounts(docker, tmp_path):
     (host / "f").write_text("ro\n")
     _, result = run(docker, "--mount", f"type=bind,src={host},dst=/h,readonly", "busybox", "sh", "-c", "cat /h/f; touch /h/g")
     assert result.stdout == "ro\n" and result.returncode == 1 and not (host / "g").exists()
+    _, result = run(docker, "-v", f"{host / 'f'}:/etc/motd:ro", "busybox", "cat", "/etc/motd")   # a file, with -v
+    assert (result.returncode, result.stdout) == (0, "ro\n")
 
 
 def test_bad_specs_leave_nothing(docker, tmp_path):
