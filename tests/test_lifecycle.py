@@ -57,6 +57,7 @@ def test_odd_transitions_say_what_docker_says(docker):
     killed = docker("kill", "odd")
     assert (killed.returncode, killed.stderr) == (1, f"minidocker: Cannot kill container: odd: Container {cid} is not running\n")
     ok(docker("start", "odd"))
+    assert docker("kill", "-s", "BOGUS", "odd").stderr == "minidocker: invalid signal: BOGUS\n"
     assert docker("unpause", "odd").stderr == f"minidocker: Container {cid} is not paused\n"
     ok(docker("pause", "odd"))
     assert inspect(docker, "odd")["Status"] == "paused" and inspect(docker, "odd")["Paused"] is True
@@ -204,6 +205,8 @@ def test_logs_options_and_streams(docker):
     assert stamped.endswith("Z four") and stamped[:4].isdigit()
     assert ok(docker("logs", "--since", "1h", "both")).startswith("one")
     assert ok(docker("logs", "--since", str(time.time() + 60), "both")) == ""
+    assert ok(docker("logs", "--until", str(time.time() + 60), "both")) == "one\nthree\nfour"
+    assert ok(docker("logs", "--until", "1h", "both")) == ""
     import json
     path = inspect(docker, "both", "{{.LogPath}}")
     entries = [json.loads(line) for line in Path(path).read_text().splitlines()]
@@ -225,6 +228,7 @@ def test_start_attach_wait_top_stats_prune(docker):
     ok(docker("start", "top"))
     top = ok(docker("top", "top")).splitlines()
     assert top[0].split()[:3] == ["UID", "PID", "PPID"] and any("sleep 100" in line for line in top[1:])
+    assert ok(docker("top", "top", "-o", "pid,comm")).splitlines()[1].split()[1] == "sleep"     # [ps OPTIONS]
     stats = ok(docker("stats", "--no-stream", "top")).splitlines()
     assert stats[0].split()[:3] == ["CONTAINER", "ID", "NAME"] and stats[1].split()[1] == "top"
     assert re.split(r"\s{2,}", stats[0])[-3:] == ["NET I/O", "BLOCK I/O", "PIDS"]

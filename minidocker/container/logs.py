@@ -15,7 +15,7 @@ DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h))+$")
 UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
-def parse_since(text: str, now: float | None = None) -> float:
+def parse_since(text: str, now: float | None = None, flag: str = "since") -> float:
     """Docker's --since/--until: a Go duration (10m, 1h30m) before now, a Unix time, or RFC 3339."""
     now = time.time() if now is None else now
     if DURATION.match(text):
@@ -27,7 +27,7 @@ def parse_since(text: str, now: float | None = None) -> float:
     try:
         return timestamp(text if re.search(r"Z|[+-]\d\d:\d\d$", text) or "T" not in text else text + "Z")
     except ValueError:
-        raise UsageError(f'invalid value for "since": failed to parse value as time or duration: "{text}"') from None
+        raise UsageError(f'invalid value for "{flag}": failed to parse value as time or duration: "{text}"') from None
 
 
 def timestamp(text: str) -> float:
@@ -47,15 +47,15 @@ def _entry(line: bytes):
         return None                       # a line being written right now, or damaged
 
 
-def _shown(lines, since, timestamps):
+def _shown(lines, since, timestamps, until=None):
     for line in lines:
         entry = _entry(line)
-        if entry and (since is None or timestamp(entry[2]) >= since):
+        if entry and (since is None or timestamp(entry[2]) >= since) and (until is None or timestamp(entry[2]) <= until):
             stream, text, moment = entry
             yield stream, ((f"{moment} " if timestamps else "") + text).encode()
 
 
-def logs(container_id: str, follow=False, tail="all", timestamps=False, since=None):
+def logs(container_id: str, follow=False, tail="all", timestamps=False, since=None, until=None):
     """(stream, bytes) for each logged line; with `follow`, new ones until the container ends."""
     if tail != "all" and not str(tail).lstrip("-").isdigit():
         raise UsageError(f'invalid value for "tail": "{tail}"')
@@ -67,13 +67,13 @@ def logs(container_id: str, follow=False, tail="all", timestamps=False, since=No
         *lines, partial = log.read().split(b"\n")
         if tail != "all" and int(tail) >= 0:
             lines = lines[len(lines) - int(tail):] if int(tail) else []
-        yield from _shown(lines, since, timestamps)
+        yield from _shown(lines, since, timestamps, until)
         while follow:
             ended = not _status.supervised(container_id)    # looked at before reading: nothing is lost
             chunk = log.read()
             if chunk:
                 *lines, partial = (partial + chunk).split(b"\n")
-                yield from _shown(lines, since, timestamps)
+                yield from _shown(lines, since, timestamps, until)
             elif ended:
                 return
             else:
