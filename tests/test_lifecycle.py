@@ -258,6 +258,11 @@ def test_exec_joins_the_container(docker):
     assert docker("exec", "host", "/etc/passwd").returncode == 126
     assert ok(docker("exec", "-u", "nobody", "-w", "/tmp", "-e", "X=1", "host", "sh", "-c", "id -u; pwd; echo $X")) \
         == "65534\n/tmp\n1\n"
+    missing = docker("exec", "-w", "/nowhere", "host", "pwd")
+    assert missing.returncode == 126 and 'chdir to cwd ("/nowhere") set in config.json failed' in missing.stderr
+    (Path(docker.env["MINIDOCKER_ROOT"]).parent / "env").write_text("X=file\nY=file\n")
+    env_file = str(Path(docker.env["MINIDOCKER_ROOT"]).parent / "env")
+    assert ok(docker("exec", "--env-file", env_file, "-e", "Y=flag", "host", "sh", "-c", "echo $X $Y")) == "file flag\n"
     ok(docker("exec", "-d", "host", "sleep", "30"))
     assert "sleep 30" in ok(docker("exec", "host", "ps"))
     ok(docker("stop", "-t", "0", "host"))
