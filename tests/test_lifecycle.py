@@ -212,6 +212,10 @@ def test_logs_options_and_streams(docker):
     entries = [json.loads(line) for line in Path(path).read_text().splitlines()]
     assert entries[0]["log"] == "one\n" and entries[0]["stream"] == "stdout" and entries[0]["time"].endswith("Z")
     assert {e["stream"] for e in entries} == {"stdout", "stderr"}
+    foreground = docker("run", "--network", "none", "--name", "fg", "busybox", "sh", "-c", "echo out; echo err >&2; exit 2")
+    assert (foreground.returncode, foreground.stdout, foreground.stderr) == (2, "out\n", "err\n")
+    result = docker("logs", "fg")                                    # Docker logs a foreground run too
+    assert (result.stdout, result.stderr) == ("out\n", "err\n")
 
 
 def test_start_attach_wait_top_stats_prune(docker):

@@ -122,7 +122,7 @@ def layer_size(record: dict) -> int:
     return dir_size(upper, apparent=True) if upper.is_dir() else 0
 
 
-# %% notebooks/06_containers.ipynb cell 4f185aa1
+# %% notebooks/06_containers.ipynb cell 16085435
 STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 

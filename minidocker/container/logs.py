@@ -3,9 +3,12 @@
 # %% notebooks/06a_lifecycle.ipynb cell 1f06fb96
 """`logs`: read the json-file log the supervisor writes, while the container runs or after;
 `--tail`, `--since`, `-t`, and `-f`, which follows until the container stops for good."""
+import contextlib
 import datetime
 import json
+import os
 import re
+import select
 import time
 
 from minidocker.container import status as _status
@@ -78,3 +81,48 @@ def logs(container_id: str, follow=False, tail="all", timestamps=False, since=No
                 return
             else:
                 time.sleep(0.05)
+
+
+# %% notebooks/06a_lifecycle.ipynb cell 8817e27b
+@contextlib.contextmanager
+def logged_output(record: dict, enabled: bool = True):
+    """While the block runs, fds 1 and 2 are pipes whose data goes to ours and to the log."""
+    if not enabled:
+        yield
+        return
+    import threading
+    from minidocker.container.monitor import log_entry
+    log = os.open(_status.log_path(record["ID"]), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    ours = {fd: os.dup(fd) for fd in (1, 2)}
+    pipes = {fd: os.pipe() for fd in (1, 2)}
+    for fd, (_, write) in pipes.items():
+        os.dup2(write, fd)
+        os.close(write)
+    copier = threading.Thread(target=_copy, args=({read: fd for fd, (read, _) in pipes.items()}, ours, log, log_entry))
+    copier.start()
+    try:
+        yield
+    finally:
+        for fd, saved in ours.items():
+            os.dup2(saved, fd)               # the pipes' last writers (the container's) are gone
+        copier.join()
+        for fd in (*ours.values(), log):
+            os.close(fd)
+
+
+def _copy(sources: dict, ours: dict, log: int, log_entry):
+    """Copy each pipe to our fd of its stream until both end; complete lines to the log."""
+    names, pending = {1: "stdout", 2: "stderr"}, {}
+    while sources:
+        for read in select.select(list(sources), [], [])[0]:
+            data, fd = os.read(read, 65536), sources[read]
+            if not data:
+                os.close(read)
+                del sources[read]
+                rest = pending.pop(fd, b"")
+                os.write(log, log_entry(rest, names[fd]) if rest else b"")
+                continue
+            with contextlib.suppress(OSError):          # our reader went away: the log still gets it
+                os.write(ours[fd], data)
+            *lines, pending[fd] = (pending.get(fd, b"") + data).split(b"\n")
+            os.write(log, b"".join(log_entry(line + b"\n", names[fd]) for line in lines))

@@ -150,7 +150,9 @@ def run(image: str, options: RunOptions, extras=()) -> int:
         state = record["State"]
         try:
             network.start(record)          # chapter 6b: the sandbox, before the runtime makes the container
-            status = forwarder.run(directory / "bundle")
+            from minidocker.container.logs import logged_output            # chapter 6, second part
+            with logged_output(record, not options.remove and not options.tty):   # `logs` shows it too
+                status = forwarder.run(directory / "bundle")
             state.update(Status="exited", ExitCode=status)
             return status
         except MinidockerError as error:
