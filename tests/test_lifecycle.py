@@ -114,6 +114,8 @@ def test_inspect_is_docker_shaped_and_container_verbs_keep_their_codes(docker):
         refused = docker(*args)
         assert (refused.returncode, refused.stderr) == (1, "minidocker: No such container: busybox\n")
     assert inspect(docker, "busybox", "{{.Id}}").startswith("sha256:")      # plain inspect finds images too
+    both = docker("inspect", "-f", "{{.Name}}", "res", "nosuch")             # what is found, then the error
+    assert (both.returncode, both.stdout, both.stderr) == (1, "/res\n", "minidocker: No such object: nosuch\n")
     assert docker("container", "run", "--rm", "--network", "none", "busybox", "sh", "-c", "exit 3").returncode == 3
     relative = docker("run", "--network", "none", "-w", "relative", "busybox", "pwd")
     assert (relative.returncode, relative.stderr) == (125, "minidocker: the working directory 'relative' is invalid, "

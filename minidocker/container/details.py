@@ -47,9 +47,10 @@ def host_config(recorded: dict) -> dict:
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 23318c44
-def inspect(names, format=None, kind=None) -> str:
+def inspect(names, format=None, kind=None, missing=None) -> str:
     """`inspect`: containers by name or ID, else images (Docker looks for either); only
-    containers with `kind` "container" (`container inspect`, `inspect --type container`)."""
+    containers with `kind` "container" (`container inspect`, `inspect --type container`).
+    With a `missing` list, what is not found is said there and the rest shown, as Docker does."""
     from minidocker.container import lifecycle
     from minidocker.container.record import ContainerError
     from minidocker.image import details, format as fmt
@@ -57,13 +58,18 @@ def inspect(names, format=None, kind=None) -> str:
     for name in names:
         try:
             objects.append(inspect_container(lifecycle.find(name)))
-        except ContainerError as missing:
-            if kind == "container":
-                raise ContainerError(f"No such container: {name}") from None
+        except ContainerError as not_a_container:
             try:
-                objects.append({k: v for k, v in details.inspect_image(name).items() if v is not None})
-            except Exception:
-                raise ContainerError(f"No such object: {name}") from missing
+                if kind == "container":
+                    raise ContainerError(f"No such container: {name}") from None
+                try:
+                    objects.append({k: v for k, v in details.inspect_image(name).items() if v is not None})
+                except Exception:
+                    raise ContainerError(f"No such object: {name}") from not_a_container
+            except ContainerError as error:
+                if missing is None:
+                    raise
+                missing.append(str(error))
     if format:
         return "".join(fmt.render(format.replace("\\t", "\t").replace("\\n", "\n"), o) + "\n" for o in objects)
     return json.dumps(objects, indent=4, ensure_ascii=False) + "\n"
