@@ -240,7 +240,10 @@ def test_start_attach_wait_top_stats_prune(docker):
     assert re.split(r"\s{2,}", stats[0])[-3:] == ["NET I/O", "BLOCK I/O", "PIDS"]
     size = r"\d+(\.\d+)?[kMGTP]?B"
     assert re.search(rf"  {size} / {size}\s+{size} / {size}\s+1$", stats[1]), stats[1]   # NET I/O, BLOCK I/O, PIDS
+    assert ok(docker("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "top")) == "top 1\n"
     ok(docker("stop", "-t", "0", "top"))
+    stopped = ok(docker("stats", "--no-stream", "top")).splitlines()[1]       # named: shown, all zeros
+    assert re.split(r"\s{2,}", stopped)[1:] == ["top", "0.00%", "0B / 0B", "0.00%", "0B / 0B", "0B / 0B", "0"]
     pruned = ok(docker("container", "prune", "-f"))
     assert pruned.startswith("Deleted Containers:\n") and "Total reclaimed space:" in pruned
     assert ok(docker("ps", "-aq")) == ""

@@ -83,7 +83,7 @@ def logs(container_id: str, follow=False, tail="all", timestamps=False, since=No
                 time.sleep(0.05)
 
 
-# %% notebooks/06a_lifecycle.ipynb cell 44574839
+# %% notebooks/06a_lifecycle.ipynb cell e44fba67
 @contextlib.contextmanager
 def logged_output(record: dict, enabled: bool = True):
     """While the block runs, fds 1 and 2 are pipes whose data goes to ours and to the log."""
