@@ -100,6 +100,6 @@ def leave(status: int):
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):          # a closed pipe or stream: nothing more can be said
+        except (OSError, ValueError, AttributeError):   # a closed pipe or stream (None if fd 1 was shut)
             pass
     os._exit(status)

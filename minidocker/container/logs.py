@@ -83,7 +83,7 @@ def logs(container_id: str, follow=False, tail="all", timestamps=False, since=No
                 time.sleep(0.05)
 
 
-# %% notebooks/06a_lifecycle.ipynb cell e44fba67
+# %% notebooks/06a_lifecycle.ipynb cell b6667af4
 @contextlib.contextmanager
 def logged_output(record: dict, enabled: bool = True):
     """While the block runs, fds 1 and 2 are pipes whose data goes to ours and to the log."""
@@ -92,8 +92,12 @@ def logged_output(record: dict, enabled: bool = True):
         return
     import threading
     from minidocker.container.monitor import log_entry
+    try:
+        ours = {fd: os.dup(fd) for fd in (1, 2)}
+    except OSError:                              # no stdout or stderr at all: nothing to copy
+        yield
+        return
     log = os.open(_status.log_path(record["ID"]), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-    ours = {fd: os.dup(fd) for fd in (1, 2)}
     pipes = {fd: os.pipe() for fd in (1, 2)}
     for fd, (_, write) in pipes.items():
         os.dup2(write, fd)
@@ -120,9 +124,11 @@ def _copy(sources: dict, ours: dict, log: int, log_entry):
                 os.close(read)
                 del sources[read]
                 rest = pending.pop(fd, b"")
-                os.write(log, log_entry(rest, names[fd]) if rest else b"")
-                continue
-            with contextlib.suppress(OSError):          # our reader went away: the log still gets it
-                os.write(ours[fd], data)
-            *lines, pending[fd] = (pending.get(fd, b"") + data).split(b"\n")
-            os.write(log, b"".join(log_entry(line + b"\n", names[fd]) for line in lines))
+                entries = [log_entry(rest, names[fd])] if rest else []
+            else:
+                with contextlib.suppress(OSError):      # our reader went away: the log still gets it
+                    os.write(ours[fd], data)
+                *lines, pending[fd] = (pending.get(fd, b"") + data).split(b"\n")
+                entries = [log_entry(line + b"\n", names[fd]) for line in lines]
+            with contextlib.suppress(OSError):          # a full disk loses log lines, never blocks the container
+                os.write(log, b"".join(entries))
