@@ -57,6 +57,7 @@ def test_odd_transitions_say_what_docker_says(docker):
     killed = docker("kill", "odd")
     assert (killed.returncode, killed.stderr) == (1, f"minidocker: Cannot kill container: odd: Container {cid} is not running\n")
     ok(docker("start", "odd"))
+    assert docker("kill", "-s", "BOGUS", "odd").stderr == "minidocker: invalid signal: BOGUS\n"
     assert docker("unpause", "odd").stderr == f"minidocker: Container {cid} is not paused\n"
     ok(docker("pause", "odd"))
     assert inspect(docker, "odd")["Status"] == "paused" and inspect(docker, "odd")["Paused"] is True
@@ -75,6 +76,53 @@ def test_odd_transitions_say_what_docker_says(docker):
     assert ok(docker("wait", "odd")) == "137\n"
     missing = docker("stop", "nosuch")
     assert (missing.returncode, missing.stderr) == (1, "minidocker: No such container: nosuch\n")
+
+
+def test_ps_filters_last_and_format_as_docker(docker):
+    import json
+    assert docker("run", "--network", "none", "--name", "ex3", "busybox", "sh", "-c", "exit 3").returncode == 3
+    ok(docker("run", "--network", "none", "--name", "ex0", "busybox:vol", "true"))
+    ok(docker("create", "--network", "none", "--name", "made", "busybox", "true"))
+    ok(docker("run", "-d", "--network", "none", "--name", "up", "busybox", "sleep", "100"))
+    names = lambda *args: ok(docker("ps", *args, "--format", "{{.Names}}")).split()         # noqa: E731
+    assert names() == ["up"] and names("-a") == ["up", "made", "ex0", "ex3"]           # the newest first
+    assert names("-f", "status=created") == ["made"]                   # a status filter implies -a
+    assert names("-a", "-f", "status=exited") == ["ex0", "ex3"] and names("-a", "-f", "exited=3") == ["ex3"]
+    assert names("-f", "exited=3") == []                               # exited= alone does not
+    assert names("-a", "-f", "name=^ex") == ["ex0", "ex3"] and names("-a", "-f", "ancestor=busybox:vol") == ["ex0"]
+    assert names("-a", "-f", "status=exited", "-f", "status=created") == ["made", "ex0", "ex3"]
+    assert names("-n", "2") == ["up", "made"] and names("-l") == ["up"]    # -n and -l: any state
+    table = ok(docker("ps", "-a", "--format", "table {{.Names}}\t{{.State}}")).splitlines()
+    assert table[0] == "NAMES     STATE" and table[1].split() == ["up", "running"]
+    [row] = [json.loads(line) for line in ok(docker("ps", "--format", "json")).splitlines()]
+    assert (row["Names"], row["State"], row["Command"], row["Status"][:3]) == ("up", "running", '"sleep 100"', "Up ")
+    assert ok(docker("container", "ls", "-aq")) == ok(docker("ps", "-aq")) != ""     # Docker's own name of ps
+    for bad, message in (("bogus=1", "invalid filter 'bogus'"), ("status=sleepy", "invalid filter 'status=sleepy'"),
+                         ("exited=x", 'strconv.Atoi: parsing "x": invalid syntax')):
+        refused = docker("ps", "-f", bad)
+        assert (refused.returncode, refused.stderr) == (1, f"minidocker: {message}\n")
+    ok(docker("stop", "-t", "0", "up"))
+
+
+def test_inspect_is_docker_shaped_and_container_verbs_keep_their_codes(docker):
+    ok(docker("create", "--network", "none", "--name", "res", "-m", "64m", "--cpus", "1.5", "--pids-limit", "20",
+              "--entrypoint", "sleep", "busybox", "100"))
+    shape = "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} " \
+            "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Path}} {{json .Args}}"
+    assert inspect(docker, "res", shape) == '67108864 134217728 1500000000 20 ["sleep"] ["100"] sleep ["100"]'
+    for args in (("container", "inspect", "busybox"), ("inspect", "--type", "container", "busybox")):
+        refused = docker(*args)
+        assert (refused.returncode, refused.stderr) == (1, "minidocker: No such container: busybox\n")
+    assert inspect(docker, "busybox", "{{.Id}}").startswith("sha256:")      # plain inspect finds images too
+    both = docker("inspect", "-f", "{{.Name}}", "res", "nosuch")             # what is found, then the error
+    assert (both.returncode, both.stdout, both.stderr) == (1, "/res\n", "minidocker: No such object: nosuch\n")
+    assert docker("container", "run", "--rm", "--network", "none", "busybox", "sh", "-c", "exit 3").returncode == 3
+    relative = docker("run", "--network", "none", "-w", "relative", "busybox", "pwd")
+    assert (relative.returncode, relative.stderr) == (125, "minidocker: the working directory 'relative' is invalid, "
+                                                           "it needs to be an absolute path\n")
+    short = docker("create", "--name", "x", "busybox", "true")
+    assert short.stderr == "minidocker: Invalid container name (x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n"
+    assert ok(docker("ps", "-a", "--format", "{{.Names}}")) == "res\n"          # nothing half-made
 
 
 def test_pause_freezes_every_process(docker):
@@ -159,11 +207,17 @@ def test_logs_options_and_streams(docker):
     assert stamped.endswith("Z four") and stamped[:4].isdigit()
     assert ok(docker("logs", "--since", "1h", "both")).startswith("one")
     assert ok(docker("logs", "--since", str(time.time() + 60), "both")) == ""
+    assert ok(docker("logs", "--until", str(time.time() + 60), "both")) == "one\nthree\nfour"
+    assert ok(docker("logs", "--until", "1h", "both")) == ""
     import json
     path = inspect(docker, "both", "{{.LogPath}}")
     entries = [json.loads(line) for line in Path(path).read_text().splitlines()]
     assert entries[0]["log"] == "one\n" and entries[0]["stream"] == "stdout" and entries[0]["time"].endswith("Z")
     assert {e["stream"] for e in entries} == {"stdout", "stderr"}
+    foreground = docker("run", "--network", "none", "--name", "fg", "busybox", "sh", "-c", "echo out; echo err >&2; exit 2")
+    assert (foreground.returncode, foreground.stdout, foreground.stderr) == (2, "out\n", "err\n")
+    result = docker("logs", "fg")                                    # Docker logs a foreground run too
+    assert (result.stdout, result.stderr) == ("out\n", "err\n")
 
 
 def test_start_attach_wait_top_stats_prune(docker):
@@ -180,12 +234,16 @@ def test_start_attach_wait_top_stats_prune(docker):
     ok(docker("start", "top"))
     top = ok(docker("top", "top")).splitlines()
     assert top[0].split()[:3] == ["UID", "PID", "PPID"] and any("sleep 100" in line for line in top[1:])
+    assert ok(docker("top", "top", "-o", "pid,comm")).splitlines()[1].split()[1] == "sleep"     # [ps OPTIONS]
     stats = ok(docker("stats", "--no-stream", "top")).splitlines()
     assert stats[0].split()[:3] == ["CONTAINER", "ID", "NAME"] and stats[1].split()[1] == "top"
     assert re.split(r"\s{2,}", stats[0])[-3:] == ["NET I/O", "BLOCK I/O", "PIDS"]
     size = r"\d+(\.\d+)?[kMGTP]?B"
     assert re.search(rf"  {size} / {size}\s+{size} / {size}\s+1$", stats[1]), stats[1]   # NET I/O, BLOCK I/O, PIDS
+    assert ok(docker("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "top")) == "top 1\n"
     ok(docker("stop", "-t", "0", "top"))
+    stopped = ok(docker("stats", "--no-stream", "top")).splitlines()[1]       # named: shown, all zeros
+    assert re.split(r"\s{2,}", stopped)[1:] == ["top", "0.00%", "0B / 0B", "0.00%", "0B / 0B", "0B / 0B", "0"]
     pruned = ok(docker("container", "prune", "-f"))
     assert pruned.startswith("Deleted Containers:\n") and "Total reclaimed space:" in pruned
     assert ok(docker("ps", "-aq")) == ""
@@ -209,6 +267,11 @@ def test_exec_joins_the_container(docker):
     assert docker("exec", "host", "/etc/passwd").returncode == 126
     assert ok(docker("exec", "-u", "nobody", "-w", "/tmp", "-e", "X=1", "host", "sh", "-c", "id -u; pwd; echo $X")) \
         == "65534\n/tmp\n1\n"
+    missing = docker("exec", "-w", "/nowhere", "host", "pwd")
+    assert missing.returncode == 126 and 'chdir to cwd ("/nowhere") set in config.json failed' in missing.stderr
+    (Path(docker.env["MINIDOCKER_ROOT"]).parent / "env").write_text("X=file\nY=file\n")
+    env_file = str(Path(docker.env["MINIDOCKER_ROOT"]).parent / "env")
+    assert ok(docker("exec", "--env-file", env_file, "-e", "Y=flag", "host", "sh", "-c", "echo $X $Y")) == "file flag\n"
     ok(docker("exec", "-d", "host", "sleep", "30"))
     assert "sleep 30" in ok(docker("exec", "host", "ps"))
     ok(docker("stop", "-t", "0", "host"))

@@ -80,6 +80,8 @@ def test_bind_mounts(docker, tmp_path):
     (host / "f").write_text("ro\n")
     _, result = run(docker, "--mount", f"type=bind,src={host},dst=/h,readonly", "busybox", "sh", "-c", "cat /h/f; touch /h/g")
     assert result.stdout == "ro\n" and result.returncode == 1 and not (host / "g").exists()
+    _, result = run(docker, "-v", f"{host / 'f'}:/etc/motd:ro", "busybox", "cat", "/etc/motd")   # a file, with -v
+    assert (result.returncode, result.stdout) == (0, "ro\n")
 
 
 def test_bad_specs_leave_nothing(docker, tmp_path):
@@ -88,7 +90,8 @@ def test_bad_specs_leave_nothing(docker, tmp_path):
                           (("--mount", "type=volume,target"), "invalid field 'target' must be a key=value pair"),
                           (("--mount", "type=nfs,target=/x"), "invalid type 'nfs'"),
                           (("--mount", "source=v"), "field Target must not be empty"),
-                          (("-v", "/x:relative"), "mount path must be absolute")):
+                          (("-v", "/x:relative"), "mount path must be absolute"),
+                          (("-v", "/tmp:/a", "--mount", "type=volume,dst=/a"), "Duplicate mount point: /a")):
         result = docker("create", *args, "busybox", "true")
         assert result.returncode == 125 and message in result.stderr, (args, result.stderr)
         assert len(result.stderr.splitlines()) == 1
@@ -107,6 +110,14 @@ def test_volume_commands(docker):
     pruned = ok(docker("volume", "prune", "-f"))
     assert pruned == f"Deleted Volumes:\n{anonymous}\n\nTotal reclaimed space: 0B\n"
     assert ok(docker("volume", "rm", "one")) == "one\n" and ok(docker("volume", "ls", "-q")) == ""
+    assert ok(docker("volume", "create", "--name", "flagged", "--label", "team=a")) == "flagged\n"   # the old spelling
+    ok(docker("volume", "create", "plain"))
+    assert ok(docker("volume", "ls", "--format", "{{.Name}}:{{.Driver}}")) == "flagged:local\nplain:local\n"
+    assert ok(docker("volume", "ls", "-q", "-f", "label=team=a")) == "flagged\n"
+    assert ok(docker("volume", "inspect", "-f", "{{.Name}} {{.Driver}}", "plain")) == "plain local\n"
+    refused = docker("volume", "ls", "-f", "colour=red")
+    assert (refused.returncode, refused.stderr) == (1, "minidocker: invalid filter 'colour'\n")
+    ok(docker("volume", "rm", "flagged", "plain"))
 
 
 def test_system_df_counts_local_volumes(docker):

@@ -5,8 +5,9 @@
 import importlib
 import sys
 
-ALIASES = ("attach", "create", "exec", "inspect", "kill", "logs", "pause", "ps", "restart", "rm", "start", "stats",
-           "stop", "top", "unpause", "wait")
+ALIASES = ("attach", "create", "exec", "inspect", "kill", "logs", "ls", "pause", "port", "restart", "rm", "run",
+           "start", "stats", "stop", "top", "unpause", "wait")
+MODULES = {"ls": "ps", "list": "ps", "ps": "ps"}      # `container ls` is ps (Docker's `list` and `ps` too)
 
 
 def _prune(args):
@@ -31,5 +32,9 @@ def register(verbs):
     prune.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
     prune.set_defaults(func=_prune)
     wanted = sys.argv[sys.argv.index("container") + 1:][:1] if "container" in sys.argv else []
+    wanted = ["ls"] if wanted and wanted[0] in MODULES else wanted
     for name in ALIASES if not wanted or wanted[0] not in ALIASES else wanted:   # import only what runs
-        importlib.import_module(f"minidocker.cli.{name}").register(commands)
+        verb = importlib.import_module(f"minidocker.cli.{MODULES.get(name, name)}")
+        verb.register(commands, "ls", ("list", "ps")) if name == "ls" else verb.register(commands)
+    if "inspect" in commands.choices:
+        commands.choices["inspect"].set_defaults(type="container")

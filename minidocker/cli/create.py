@@ -33,6 +33,7 @@ def read_env_files(paths) -> list:
     return items
 
 
+# %% notebooks/06a_lifecycle.ipynb cell d6a10009
 def lifecycle_extras(args, run_options) -> list:
     """This chapter's flags -> extras (edits of the new container's bundle and record), and the
     --env-file variables under -e's; every spec is checked before anything is made."""
@@ -40,6 +41,9 @@ def lifecycle_extras(args, run_options) -> list:
     from minidocker.container import options
     from minidocker.volume import mounts
     points = [mounts.parse_volume(v) for v in args.volume] + [mounts.parse_mount(m) for m in args.mount]
+    targets = [p["Destination"] for p in points]
+    if len(set(targets)) < len(targets):
+        raise UsageError(f"Duplicate mount point: {next(t for t in targets if targets.count(t) > 1)}")
     if args.restart != "no" and args.rm:
         raise UsageError("Conflicting options: --restart and --rm")
     run_options.env = {**parse_env(read_env_files(args.env_file)), **run_options.env}

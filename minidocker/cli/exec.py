@@ -13,6 +13,7 @@ def register(verbs):
     parser.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open even if not attached")
     parser.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
     parser.add_argument("-e", "--env", action="append", default=[], help="set environment variables")
+    parser.add_argument("--env-file", action="append", default=[], help="read in a file of environment variables")
     parser.add_argument("-u", "--user", help="username or UID (format: <name|uid>[:<group|gid>])")
     parser.add_argument("-w", "--workdir", help="working directory inside the container")
     parser.add_argument("container", metavar="CONTAINER")
@@ -33,8 +34,12 @@ def exec_(args) -> int:
         os.dup2(null, fd)                        # as Docker: no stdin without -i, no stdio at all with -d
     os.close(null)
     try:
-        return lifecycle.exec_in(args.container, args.command, args.detach, args.tty, parse_env(args.env),
-                                 args.user, args.workdir)
+        lines = args.env
+        if args.env_file:                      # -e wins over --env-file, as in run
+            from minidocker.cli.create import read_env_files
+            lines = read_env_files(args.env_file) + args.env
+        env = parse_env(lines)
+        return lifecycle.exec_in(args.container, args.command, args.detach, args.tty, env, args.user, args.workdir)
     except MinidockerError as error:
         if error.exit_code == 125:        # the docker CLI: 1 for a daemon's error, 126/127 for the command
             error.exit_code = 1

@@ -19,5 +19,9 @@ def inspect(args) -> int:
         sys.stdout.write(inspect_images(args.names, args.format))
         return 0
     from minidocker.container.details import inspect as inspect_objects
-    sys.stdout.write(inspect_objects(args.names, args.format))
+    from minidocker.container.record import ContainerError
+    missing = []
+    sys.stdout.write(inspect_objects(args.names, args.format, args.type, missing))
+    if missing:                              # after what was found, as Docker prints it
+        raise ContainerError("\n".join(missing))
     return 0

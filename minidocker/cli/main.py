@@ -179,7 +179,7 @@ def main(argv=None) -> int:
         if args is None:
             parser = build_parser(argv)
             args = parser.parse_args(argv)
-        verb = args.verb
+        verb = getattr(args, "container_command", None) or args.verb     # `container run` is run
         if args.root:
             os.environ["MINIDOCKER_ROOT"] = os.path.abspath(args.root)
         if args.runroot:
@@ -213,6 +213,6 @@ def leave(status: int):
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):          # a closed pipe or stream: nothing more can be said
+        except (OSError, ValueError, AttributeError):   # a closed pipe or stream (None if fd 1 was shut)
             pass
     os._exit(status)

@@ -5,9 +5,17 @@
 from minidocker.container.listing import ps
 
 
-def register(verbs):
-    parser = verbs.add_parser("ps", help="List containers")
-    parser.add_argument("-a", "--all", action="store_true", help="show all containers (default shows just running)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only display container IDs")
-    parser.add_argument("--no-trunc", action="store_true", help="don't truncate output")
-    parser.set_defaults(func=lambda args: print(ps(args.all, args.quiet, args.no_trunc), end=""))
+def register(verbs, name="ps", aliases=()):
+    """`ps`, or `container ls` (aliases `list`, `ps`): Docker's flags."""
+    parser = verbs.add_parser(name, aliases=list(aliases), help="List containers")
+    option = parser.add_argument
+    option("-a", "--all", action="store_true", help="show all containers (default shows just running)")
+    option("-f", "--filter", action="append", default=[], help="filter output based on conditions provided")
+    option("--format", help="'table', 'table TEMPLATE', 'json', or a Go template")
+    option("-n", "--last", type=int, default=-1, help="show n last created containers (includes all states)")
+    option("-l", "--latest", action="store_true", help="show the latest created container (includes all states)")
+    option("--no-trunc", action="store_true", help="don't truncate output")
+    option("-q", "--quiet", action="store_true", help="only display container IDs")
+    option("-s", "--size", action="store_true", help="display total file sizes")
+    parser.set_defaults(func=lambda args: print(ps(args.all, args.quiet, args.no_trunc, 1 if args.latest else args.last,
+                                                   args.filter, args.format, args.size), end=""))

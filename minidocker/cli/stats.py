@@ -10,21 +10,35 @@ def register(verbs):
     parser.add_argument("-a", "--all", action="store_true", help="show all containers (default shows just running)")
     parser.add_argument("--no-stream", action="store_true", help="disable streaming stats and only pull the first result")
     parser.add_argument("--no-trunc", action="store_true", help="do not truncate output")
+    parser.add_argument("--format", help="'table', 'table TEMPLATE', 'json', or a Go template")
     parser.add_argument("containers", nargs="*", metavar="CONTAINER")
     parser.set_defaults(func=stats)
 
 
+STATS_HEADERS = {"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
+                 "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
+                 "PIDs": "PIDS"}
+STATS_TABLE = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
+STOPPED = ["0.00%", "0B / 0B", "0.00%", "0B / 0B", "0B / 0B", "0"]       # what Docker shows of a stopped one
+
+
 def stats(args) -> int:
     from minidocker.container import details, lifecycle, record
-    from minidocker.image.format import tabwrite
+    from minidocker.image.format import format_table
     if not args.no_stream:
         print("minidocker: only stats --no-stream is supported", file=sys.stderr)
         return 1
-    records = [lifecycle.find(name) for name in args.containers] or \
-        [lifecycle.find(r["ID"]) for r in record.all_records()]
-    rows = ["CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS"]
-    for found in records:
+    records = [(name, lifecycle.find(name)) for name in args.containers] or \
+        [(r["ID"][:12], lifecycle.find(r["ID"])) for r in record.all_records()]
+    rows = []
+    for given, found in records:
         if found["State"]["Status"] in ("running", "paused"):
-            rows.append("\t".join(details.stats_row(found)))
-    sys.stdout.write(tabwrite(rows))
+            values = details.stats_row(found)
+        elif args.all or args.containers:
+            values = [found["ID"][:12], found["Name"].lstrip("/"), *STOPPED]
+        else:
+            continue
+        rows.append({"Container": given, **dict(zip(list(STATS_HEADERS)[1:], values))})
+    template = args.format if args.format not in (None, "", "table") else STATS_TABLE
+    sys.stdout.write(format_table(template, rows, STATS_HEADERS))
     return 0

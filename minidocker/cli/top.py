@@ -2,13 +2,14 @@
 
 # %% notebooks/06a_lifecycle.ipynb cell b35cedb9
 """`minidocker top`: display the running processes of a container."""
+import argparse
 import sys
 
 
 def register(verbs):
     parser = verbs.add_parser("top", help="Display the running processes of a container")
     parser.add_argument("container", metavar="CONTAINER")
-    parser.add_argument("ps_args", nargs="*", metavar="[ps OPTIONS]")
+    parser.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="[ps OPTIONS]")   # `top c -o pid,comm`
     parser.set_defaults(func=top)
 
 

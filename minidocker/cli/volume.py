@@ -11,24 +11,33 @@ from minidocker.cli._common import for_each
 def _create(args):
     from minidocker.volume import store
     labels = dict(item.partition("=")[::2] for item in args.label)
-    print(store.create(args.name, labels)["Name"])
+    print(store.create(args.name or args.name_flag, labels)["Name"])
+
+
+VOLUME_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE",
+                  "Labels": "LABELS", "CreatedAt": "CREATED"}
 
 
 def _ls(args):
-    from minidocker.image.format import tabwrite
+    from minidocker.image.format import format_table
+    from minidocker.image.listing import parse_filters
     from minidocker.volume import store
     volumes = store.all_volumes()
-    if args.filter:
-        wanted = dict(f.partition("=")[::2] for f in args.filter)
-        if "dangling" in wanted:
-            dangling = wanted["dangling"].lower() in ("1", "true")
-            volumes = [v for v in volumes if (not store.users(v["Name"])) == dangling]
-        if "name" in wanted:
-            volumes = [v for v in volumes if wanted["name"] in v["Name"]]
-    if args.quiet:
-        sys.stdout.write("".join(v["Name"] + "\n" for v in volumes))
-        return
-    sys.stdout.write(tabwrite(["DRIVER\tVOLUME NAME"] + [f"{v['Driver']}\t{v['Name']}" for v in volumes]))
+    wanted = parse_filters(args.filter, ("dangling", "driver", "label", "name"))
+    if "dangling" in wanted:
+        dangling = wanted["dangling"][-1].lower() in ("1", "true")
+        volumes = [v for v in volumes if (not store.users(v["Name"])) == dangling]
+    if "name" in wanted:
+        volumes = [v for v in volumes if any(name in v["Name"] for name in wanted["name"])]
+    if "driver" in wanted:
+        volumes = [v for v in volumes if v["Driver"] in wanted["driver"]]
+    for label in wanted.get("label", []):
+        key, has_value, value = label.partition("=")
+        volumes = [v for v in volumes if key in (v.get("Labels") or {}) and (not has_value or v["Labels"][key] == value)]
+    rows = [{**v, "Labels": ",".join(f"{k}={x}" for k, x in (v.get("Labels") or {}).items())} for v in volumes]
+    template = "{{.Name}}" if args.quiet else args.format or "table {{.Driver}}\t{{.Name}}"
+    sys.stdout.write(format_table("table {{.Driver}}\t{{.Name}}" if template == "table" else template, rows,
+                                  VOLUME_HEADERS))
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 499f1d3d
@@ -41,7 +50,10 @@ def _inspect(args):
         except store.VolumeError:
             print(f"minidocker: No such volume: {name}", file=sys.stderr)
             failed = 1
-    if found or not failed:
+    if args.format:
+        from minidocker.image.format import render
+        sys.stdout.write("".join(render(args.format, volume) + "\n" for volume in found))
+    elif found or not failed:
         print(json.dumps(found, indent=4))
     return failed
 
@@ -74,15 +86,17 @@ def register(verbs):
     commands = parser.add_subparsers(dest="volume_command", metavar="COMMAND", parser_class=type(parser))
     p = commands.add_parser("create", help="Create a volume")
     p.add_argument("name", nargs="?", metavar="VOLUME")
-    p.add_argument("--name", dest="name", help=argparse_suppress())
+    p.add_argument("--name", dest="name_flag", help=argparse_suppress())
     p.add_argument("-d", "--driver", default="local", choices=("local",), help="specify volume driver name")
     p.add_argument("-l", "--label", action="append", default=[], help="set metadata for a volume")
     p.set_defaults(func=_create)
     p = commands.add_parser("ls", aliases=["list"], help="List volumes")
     p.add_argument("-q", "--quiet", action="store_true", help="only display volume names")
     p.add_argument("-f", "--filter", action="append", default=[], help="provide filter values (e.g. 'dangling=true')")
+    p.add_argument("--format", help="'table', 'table TEMPLATE', 'json', or a Go template")
     p.set_defaults(func=_ls)
     p = commands.add_parser("inspect", help="Display detailed information on one or more volumes")
+    p.add_argument("-f", "--format", help="format the output using the given Go template")
     p.add_argument("volumes", nargs="+", metavar="VOLUME")
     p.set_defaults(func=_inspect)
     p = commands.add_parser("rm", aliases=["remove"], help="Remove one or more volumes")

@@ -19,24 +19,38 @@ def inspect_container(record: dict) -> dict:
     full_state = {**defaults, **state}
     for key in ("StartedAt", "FinishedAt"):
         full_state[key] = full_state[key] or "0001-01-01T00:00:00Z"
-    host = dict(record["HostConfig"])
-    host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
-    host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+    entrypoint = config.get("Entrypoint")
     return {"Id": record["ID"], "Created": record["Created"], "Path": config["Cmd"][0], "Args": config["Cmd"][1:],
             "State": full_state, "Image": record["Image"], "LogPath": str(_status.log_path(record["ID"])),
             "Name": record["Name"], "RestartCount": record.get("RestartCount", 0), "Driver": "overlay",
-            "Platform": "linux", "HostConfig": host,
+            "Platform": "linux", "HostConfig": host_config(record["HostConfig"]),
             "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": str(directory / "upper"),
                                                         "WorkDir": str(directory / "work"),
                                                         "MergedDir": str(directory / "bundle/rootfs")}},
             "Mounts": [{k: v for k, v in m.items() if k != "Copy"} for m in record.get("Mounts") or []],
-            "Config": {k: v for k, v in config.items() if k != "EnvOverrides"},
+            "Config": {**{k: v for k, v in config.items() if k != "EnvOverrides"}, "Entrypoint": entrypoint,
+                       "Cmd": config["Cmd"][len(entrypoint or []):] or None},
             "NetworkSettings": network_settings(record)}
 
 
+def host_config(recorded: dict) -> dict:
+    """Docker's HostConfig: the record's, its OCI resources shown as Docker's flat fields
+    (`{{.HostConfig.Memory}}`, `NanoCpus`, `PidsLimit`: what -m, --cpus, --pids-limit set)."""
+    host = {"Binds": None, "Init": None, **recorded}
+    resources = host.pop("Resources", None) or {}
+    memory, cpu, pids = (resources.get(kind) or {} for kind in ("memory", "cpu", "pids"))
+    host.update(Memory=memory.get("limit", 0), MemorySwap=memory.get("swap", 0), PidsLimit=pids.get("limit"),
+                NanoCpus=cpu["quota"] * 10**9 // cpu["period"] if cpu else 0)
+    host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+    host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+    return host
+
+
 # %% notebooks/06a_lifecycle.ipynb cell 23318c44
-def inspect(names, format=None) -> str:
-    """`inspect`: containers by name or ID, else images (Docker looks for either)."""
+def inspect(names, format=None, kind=None, missing=None) -> str:
+    """`inspect`: containers by name or ID, else images (Docker looks for either); only
+    containers with `kind` "container" (`container inspect`, `inspect --type container`).
+    With a `missing` list, what is not found is said there and the rest shown, as Docker does."""
     from minidocker.container import lifecycle
     from minidocker.container.record import ContainerError
     from minidocker.image import details, format as fmt
@@ -44,16 +58,24 @@ def inspect(names, format=None) -> str:
     for name in names:
         try:
             objects.append(inspect_container(lifecycle.find(name)))
-        except ContainerError as missing:
+        except ContainerError as not_a_container:
             try:
-                objects.append({k: v for k, v in details.inspect_image(name).items() if v is not None})
-            except Exception:
-                raise ContainerError(f"No such object: {name}") from missing
+                if kind == "container":
+                    raise ContainerError(f"No such container: {name}") from None
+                try:
+                    objects.append({k: v for k, v in details.inspect_image(name).items() if v is not None})
+                except Exception:
+                    raise ContainerError(f"No such object: {name}") from not_a_container
+            except ContainerError as error:
+                if missing is None:
+                    raise
+                missing.append(str(error))
     if format:
         return "".join(fmt.render(format.replace("\\t", "\t").replace("\\n", "\n"), o) + "\n" for o in objects)
     return json.dumps(objects, indent=4, ensure_ascii=False) + "\n"
 
 
+# %% notebooks/06a_lifecycle.ipynb cell d6a10007
 def _cgroup(record: dict):
     from minidocker.runtime import cgroups, state
     st = state.load(_record.runtime_root(), record["ID"])

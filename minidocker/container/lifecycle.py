@@ -185,8 +185,12 @@ def not_running(record: dict) -> ContainerError:
 
 def kill(text: str, sig: str = "KILL") -> dict:
     """Docker's kill: a signal (SIGKILL by default) to the container's main process."""
+    from minidocker.errors import MinidockerError
     record = find(text)
-    number = runtime.parse_signal(sig)
+    try:
+        number = runtime.parse_signal(sig)
+    except MinidockerError:
+        raise ContainerError(f"invalid signal: {sig}") from None      # Docker's words (runc's differ)
     if record["State"]["Status"] not in ("running", "paused"):
         raise ContainerError(f"Cannot kill container: {text}: {not_running(record)}")
     runtime.kill(_record.runtime_root(), record["ID"], str(number))

@@ -5,13 +5,12 @@
 import contextlib
 import datetime
 import json
-import shlex
 import time
 
 from minidocker.container import record as _record
 from minidocker.container.record import ContainerError
 from minidocker.errors import MinidockerError
-from minidocker.image.format import since, human_duration, tabwrite
+from minidocker.image.format import since, human_duration
 
 # `find` is every lifecycle verb's first step (exec, stop, start...): what only `ps`, `rm` and the
 # collector need (the image store, the runtime, the layers) is imported where they use it.
@@ -71,20 +70,105 @@ def ellipsis(text: str, width: int) -> str:
 
 
 # %% notebooks/06_containers.ipynb cell 2f5c6e55
-def ps(all_containers=False, quiet=False, no_trunc=False) -> str:
+PS_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+              "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
+              "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
+              "LocalVolumes": "LOCAL VOLUMES"}
+
+
+def ps(all_containers=False, quiet=False, no_trunc=False, last=-1, filters=(), format=None, size=False) -> str:
+    """`docker ps`: the newest first; -n/-l the last created (any state), -f filters, --format."""
     from minidocker.container.status import refresh          # chapter 6, second part: supervisors
-    from minidocker.network import ps_ports                   # chapter 6b
+    from minidocker.image.format import format_table
     records = sorted(map(refresh, _record.all_records()), key=lambda r: r["Created"], reverse=True)
-    shown = [r for r in records if all_containers or running(r)]
-    if quiet:
-        return "".join((r["ID"] if no_trunc else r["ID"][:12]) + "\n" for r in shown)
-    lines = ["CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES"]
-    for r in shown:
-        command = shlex.join(r["Config"]["Cmd"])
-        lines.append("\t".join([r["ID"] if no_trunc else r["ID"][:12], r["Config"]["Image"],
-                                f'"{command if no_trunc else ellipsis(command, 20)}"',
-                                since(_timestamp(r["Created"])), status(r), ps_ports(r["ID"]), r["Name"].lstrip("/")]))
-    return tabwrite(lines)
+    wanted = ps_filters(filters, records)
+    shown = [r for r in records if (all_containers or last > 0 or "status" in wanted or running(r))
+             and all(test(r) for test in wanted.values())]
+    shown = shown[:last] if last > 0 else shown
+    template = "{{.ID}}" if quiet else PS_TABLE + "\t{{.Size}}" * size if format in (None, "", "table") else format
+    return format_table(template, [ps_row(r, not no_trunc, size) for r in shown], PS_HEADERS)
+
+
+def docker_command(argv: list) -> str:
+    """The COMMAND Docker shows: the arguments with a space in single quotes."""
+    return " ".join([argv[0]] + [f"'{a}'" if " " in a else a for a in argv[1:]])
+
+
+# %% notebooks/06_containers.ipynb cell d6a10002
+def ps_row(r: dict, trunc=True, size=False) -> dict:
+    """Docker's ContainerContext: the fields a `ps --format` template names (json: all of them)."""
+    from minidocker.image.format import human_size
+    from minidocker.image.listing import created_at, image_size
+    from minidocker.network import ps_ports                   # chapter 6b
+    from minidocker.image.store import Store
+    command, mounts = docker_command(r["Config"]["Cmd"]), r.get("Mounts") or []
+    names = [m.get("Name") or m["Source"] for m in mounts]
+    rw = layer_size(r) if size else 0
+    virtual = rw + (image_size(Store(), r["Image"]) if size and r["Image"] else 0)
+    return {"Command": json.dumps(ellipsis(command, 20) if trunc else command, ensure_ascii=False),
+            "CreatedAt": created_at(_timestamp(r["Created"])), "ID": r["ID"][:12] if trunc else r["ID"],
+            "Image": r["Config"]["Image"], "Labels": ",".join(f"{k}={v}" for k, v in (r["Config"].get("Labels") or {}).items()),
+            "LocalVolumes": str(sum(m["Type"] == "volume" for m in mounts)),
+            "Mounts": ",".join(ellipsis(n, 15) if trunc else n for n in names),
+            "Names": r["Name"].lstrip("/"), "Networks": r["HostConfig"].get("NetworkMode") or "none",
+            "Ports": ps_ports(r["ID"]), "RunningFor": since(_timestamp(r["Created"])),
+            "Size": f"{human_size(rw, 3)} (virtual {human_size(virtual, 3)})" if size else "0B",
+            "State": observed(r)["Status"], "Status": status(r)}
+
+
+def layer_size(record: dict) -> int:
+    from minidocker.storage.layers import dir_size
+    upper = _record.directory(record) / "upper"
+    return dir_size(upper, apparent=True) if upper.is_dir() else 0
+
+
+def _image_ids(text: str) -> set:
+    """The image an `ancestor=` names (none if it names nothing, as Docker warns and matches nothing)."""
+    from minidocker.image.store import ImageNotFound, Store
+    try:
+        return {Store().resolve(text)}
+    except (ImageNotFound, MinidockerError):
+        return set()
+
+
+# %% notebooks/06_containers.ipynb cell 16085435
+STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+
+
+def ps_filters(values, records: list) -> dict:
+    """`-f key=value` → {key: test(record)}; values of one key OR together, keys AND (Docker's rule)."""
+    import re
+    from minidocker.image.listing import parse_filters
+    filters = parse_filters(values, ("ancestor", "before", "exited", "id", "label", "name", "network", "since",
+                                     "status", "volume"))
+    for value in filters.get("status", []):
+        if value not in STATES:
+            raise ContainerError(f"invalid filter 'status={value}'")
+    for value in filters.get("exited", []):
+        if not value.lstrip("-").isdigit():
+            raise ContainerError(f'strconv.Atoi: parsing "{value}": invalid syntax')
+    images = {image_id for v in filters.get("ancestor", []) for image_id in _image_ids(v)}
+    order = [r["ID"] for r in records]                    # the newest first
+    bounds = {key: order.index(find(filters[key][-1])["ID"]) for key in ("before", "since") if key in filters}
+    mounted = lambda r: {m.get("Name") or m["Source"] for m in r.get("Mounts") or []} | {
+        m["Destination"] for m in r.get("Mounts") or []}
+    labels = lambda r: r["Config"].get("Labels") or {}
+    tests = {
+        "status": lambda r: observed(r)["Status"] in filters["status"],
+        "name": lambda r: any(re.search(v, r["Name"].lstrip("/")) or re.search(v, r["Name"]) for v in filters["name"]),
+        "id": lambda r: any(re.search(v, r["ID"]) for v in filters["id"]),
+        "exited": lambda r: not running(r) and observed(r).get("StartedAt") and str(observed(r)["ExitCode"]) in
+        [str(int(v)) for v in filters["exited"]],
+        "ancestor": lambda r: r["Image"] in images,
+        "before": lambda r: order.index(r["ID"]) > bounds["before"],
+        "since": lambda r: order.index(r["ID"]) < bounds["since"],
+        "label": lambda r: all(k in labels(r) and (not eq or labels(r)[k] == v)
+                               for k, eq, v in (f.partition("=") for f in filters["label"])),
+        "volume": lambda r: bool(mounted(r) & set(filters["volume"])),
+        "network": lambda r: (r["HostConfig"].get("NetworkMode") or "none") in filters["network"],
+    }
+    return {key: test for key, test in tests.items() if key in filters}
 
 
 # %% notebooks/06_containers.ipynb cell 3cd09f65

@@ -3,9 +3,12 @@
 # %% notebooks/06a_lifecycle.ipynb cell 1f06fb96
 """`logs`: read the json-file log the supervisor writes, while the container runs or after;
 `--tail`, `--since`, `-t`, and `-f`, which follows until the container stops for good."""
+import contextlib
 import datetime
 import json
+import os
 import re
+import select
 import time
 
 from minidocker.container import status as _status
@@ -15,7 +18,7 @@ DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h))+$")
 UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
-def parse_since(text: str, now: float | None = None) -> float:
+def parse_since(text: str, now: float | None = None, flag: str = "since") -> float:
     """Docker's --since/--until: a Go duration (10m, 1h30m) before now, a Unix time, or RFC 3339."""
     now = time.time() if now is None else now
     if DURATION.match(text):
@@ -27,7 +30,7 @@ def parse_since(text: str, now: float | None = None) -> float:
     try:
         return timestamp(text if re.search(r"Z|[+-]\d\d:\d\d$", text) or "T" not in text else text + "Z")
     except ValueError:
-        raise UsageError(f'invalid value for "since": failed to parse value as time or duration: "{text}"') from None
+        raise UsageError(f'invalid value for "{flag}": failed to parse value as time or duration: "{text}"') from None
 
 
 def timestamp(text: str) -> float:
@@ -47,15 +50,15 @@ def _entry(line: bytes):
         return None                       # a line being written right now, or damaged
 
 
-def _shown(lines, since, timestamps):
+def _shown(lines, since, timestamps, until=None):
     for line in lines:
         entry = _entry(line)
-        if entry and (since is None or timestamp(entry[2]) >= since):
+        if entry and (since is None or timestamp(entry[2]) >= since) and (until is None or timestamp(entry[2]) <= until):
             stream, text, moment = entry
             yield stream, ((f"{moment} " if timestamps else "") + text).encode()
 
 
-def logs(container_id: str, follow=False, tail="all", timestamps=False, since=None):
+def logs(container_id: str, follow=False, tail="all", timestamps=False, since=None, until=None):
     """(stream, bytes) for each logged line; with `follow`, new ones until the container ends."""
     if tail != "all" and not str(tail).lstrip("-").isdigit():
         raise UsageError(f'invalid value for "tail": "{tail}"')
@@ -67,14 +70,66 @@ def logs(container_id: str, follow=False, tail="all", timestamps=False, since=No
         *lines, partial = log.read().split(b"\n")
         if tail != "all" and int(tail) >= 0:
             lines = lines[len(lines) - int(tail):] if int(tail) else []
-        yield from _shown(lines, since, timestamps)
+        yield from _shown(lines, since, timestamps, until)
         while follow:
             ended = not _status.supervised(container_id)    # looked at before reading: nothing is lost
             chunk = log.read()
             if chunk:
                 *lines, partial = (partial + chunk).split(b"\n")
-                yield from _shown(lines, since, timestamps)
+                yield from _shown(lines, since, timestamps, until)
             elif ended:
                 return
             else:
                 time.sleep(0.05)
+
+
+# %% notebooks/06a_lifecycle.ipynb cell b6667af4
+@contextlib.contextmanager
+def logged_output(record: dict, enabled: bool = True):
+    """While the block runs, fds 1 and 2 are pipes whose data goes to ours and to the log."""
+    if not enabled:
+        yield
+        return
+    import threading
+    from minidocker.container.monitor import log_entry
+    try:
+        ours = {fd: os.dup(fd) for fd in (1, 2)}
+    except OSError:                              # no stdout or stderr at all: nothing to copy
+        yield
+        return
+    log = os.open(_status.log_path(record["ID"]), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    pipes = {fd: os.pipe() for fd in (1, 2)}
+    for fd, (_, write) in pipes.items():
+        os.dup2(write, fd)
+        os.close(write)
+    copier = threading.Thread(target=_copy, args=({read: fd for fd, (read, _) in pipes.items()}, ours, log, log_entry))
+    copier.start()
+    try:
+        yield
+    finally:
+        for fd, saved in ours.items():
+            os.dup2(saved, fd)               # the pipes' last writers (the container's) are gone
+        copier.join()
+        for fd in (*ours.values(), log):
+            os.close(fd)
+
+
+# %% notebooks/06a_lifecycle.ipynb cell d6a10005
+def _copy(sources: dict, ours: dict, log: int, log_entry):
+    """Copy each pipe to our fd of its stream until both end; complete lines to the log."""
+    names, pending = {1: "stdout", 2: "stderr"}, {}
+    while sources:
+        for read in select.select(list(sources), [], [])[0]:
+            data, fd = os.read(read, 65536), sources[read]
+            if not data:
+                os.close(read)
+                del sources[read]
+                rest = pending.pop(fd, b"")
+                entries = [log_entry(rest, names[fd])] if rest else []
+            else:
+                with contextlib.suppress(OSError):      # our reader went away: the log still gets it
+                    os.write(ours[fd], data)
+                *lines, pending[fd] = (pending.get(fd, b"") + data).split(b"\n")
+                entries = [log_entry(line + b"\n", names[fd]) for line in lines]
+            with contextlib.suppress(OSError):          # a full disk loses log lines, never blocks the container
+                os.write(log, b"".join(entries))

@@ -97,7 +97,7 @@ def create(image_id: str, image_name: str, config: dict, host_config: dict, name
         if name is None:
             name = new_name(set(taken))
         elif not VALID_NAME.match(name):
-            raise ContainerError(f'Invalid container name ("{name}"), only {VALID_NAME.pattern} are allowed')
+            raise ContainerError(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         elif name in taken:
             raise ContainerError(f'Conflict. The container name "/{name}" is already in use by container '
                                  f'"{taken[name]}". You have to remove (or rename) that container to be able to reuse that name.')

@@ -49,7 +49,9 @@ def familiar(image: str) -> str:
 
 
 def container_config(image_config: dict, options: RunOptions) -> dict:
-    return {"Cmd": _bundle.command(image_config, options.command, options.entrypoint),
+    entrypoint = image_config.get("Entrypoint") if options.entrypoint is None else [options.entrypoint]
+    return {"Cmd": _bundle.command(image_config, options.command, options.entrypoint),   # what runs
+            "Entrypoint": entrypoint if entrypoint and any(entrypoint) else None,       # (inspect splits it)
             "Env": list(image_config.get("Env") or []), "EnvOverrides": options.env,
             "WorkingDir": options.workdir or image_config.get("WorkingDir") or "/",
             "User": options.user if options.user is not None else image_config.get("User", ""),
@@ -59,6 +61,8 @@ def container_config(image_config: dict, options: RunOptions) -> dict:
 def host_config(options: RunOptions) -> dict:
     """Docker's HostConfig for the flags, checked before anything is made (bad values: Docker's errors)."""
     defaults.capabilities(options.cap_add, options.cap_drop)          # unknown names are refused here
+    if options.workdir and not options.workdir.startswith("/"):
+        raise MinidockerError(f"the working directory '{options.workdir}' is invalid, it needs to be an absolute path")
     return {"AutoRemove": options.remove, "Privileged": options.privileged,
             "CapAdd": list(options.cap_add), "CapDrop": list(options.cap_drop),
             "SecurityOpt": defaults.parse_security_opts(options.security_opt),
@@ -143,7 +147,9 @@ def run(image: str, options: RunOptions, extras=()) -> int:
         state = record["State"]
         try:
             network.start(record)          # chapter 6b: the sandbox, before the runtime makes the container
-            status = forwarder.run(directory / "bundle")
+            from minidocker.container.logs import logged_output            # chapter 6, second part
+            with logged_output(record, not options.remove and not options.tty):   # `logs` shows it too
+                status = forwarder.run(directory / "bundle")
             state.update(Status="exited", ExitCode=status)
             return status
         except MinidockerError as error:

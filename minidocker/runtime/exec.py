@@ -56,7 +56,12 @@ def _process(process: dict, seccomp_filter, report: int, console_fd: int):
         if process.get("terminal"):
             os.setsid()
             console.make_console(console_fd, (process.get("user") or {}).get("uid", 0), process.get("consoleSize"))
-        os.chdir(process.get("cwd") or "/")
+        try:
+            os.chdir(process.get("cwd") or "/")
+        except OSError as error:                      # runc's words; Docker's exec exits 126
+            tell(report, f'error 126 chdir to cwd ("{process.get("cwd")}") set in config.json failed: '
+                         f"{(error.strerror or str(error)).lower()}")
+            os._exit(126)
         env = _environment(process)
         executable = find_executable(process["args"][0], env)
         if seccomp_filter and not process.get("noNewPrivileges"):

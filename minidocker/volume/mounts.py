@@ -134,7 +134,8 @@ def prepare(points: list, rootfs) -> list:
                 seed(volume, rootfs, point["Destination"])
         elif point["Type"] == "bind":
             point.pop("Copy", None)
-            os.makedirs(point["Source"], exist_ok=True)          # -v creates it; --mount checked it exists
+            if not os.path.lexists(point["Source"]):             # -v creates it; --mount checked it exists
+                os.makedirs(point["Source"])                      # (a file or a symlink is bound as it is)
         else:
             point.pop("Copy", None)
             mounts.append({"destination": point["Destination"], "type": "tmpfs", "source": "tmpfs",
