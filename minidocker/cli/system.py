@@ -19,3 +19,31 @@ def register(subparsers):
     df.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
     df.add_argument("--format", help="Format output using a custom template")
     df.set_defaults(func=_df)
+    _prune_parser(commands)
+
+
+# %% notebooks/06a_lifecycle.ipynb cell b478b661
+def _prune_parser(commands):
+    prune = commands.add_parser("prune", help="Remove unused data", description="Remove unused data")
+    prune.add_argument("-a", "--all", action="store_true", help="Remove all unused images not just dangling ones")
+    prune.add_argument("--filter", action="append", default=[], help="Provide filter values (e.g. 'label=<key>=<value>')")
+    prune.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    prune.add_argument("--volumes", action="store_true", help="Prune anonymous volumes")
+    prune.set_defaults(func=_prune)
+
+
+def _prune(args):
+    from minidocker.errors import UsageError
+    from minidocker.image.format import human_size
+    from minidocker.system import prune
+    if args.filter:                      # refused before anything is asked or removed
+        raise UsageError("system prune: --filter is not supported yet")
+    if not args.force:
+        sys.stdout.write(prune.warning(args.all, args.volumes))
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    sections, reclaimed = prune.prune(args.all, args.volumes)
+    for title, lines in sections:
+        print(title + "\n" + "".join(line + "\n" for line in lines))
+    print(f"Total reclaimed space: {human_size(reclaimed)}")
