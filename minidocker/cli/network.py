@@ -114,6 +114,16 @@ def add_run_options(parser):
     option("--network-alias", action="append", default=[], metavar="ALIAS", help="add a network-scoped alias")
 
 
+def early_sandbox(args):
+    """A foreground `run`'s sandbox, begun now by a child (network.early), or None where there is
+    nothing to hide: no bridge to make, -P (it needs the image's ports), -d (the supervisor makes it)."""
+    if args.detach or args.publish_all or args.network.partition(":")[0] in ("none", "host", "container"):
+        return None
+    from minidocker.network.early import Early
+    return Early(dict(network=args.network, publish=args.publish, exposed=args.expose, hostname=args.hostname,
+                      add_hosts=args.add_host, dns=args.dns, aliases=args.network_alias), args.name or "")
+
+
 def run_extra(args):
     """The flags as an edit of the new container's record, checked now (one line, exit 125)."""
     from minidocker.network import wiring

@@ -40,6 +40,7 @@ class RunOptions:
     console_size: tuple | None = None  # (rows, columns) of the CLI's terminal, with -t
     rootfs: str | None = None         # --rootfs: a directory instead of an image
     pull: str = "missing"             # --pull always|missing|never (chapter 7 pulls)
+    container_id: str | None = None   # chosen before create (by run's early network sandbox, chapter 6b)
 
 
 # %% notebooks/06_containers.ipynb cell 08e51a34
@@ -81,7 +82,8 @@ def create(image: str, options: RunOptions, extras=()) -> dict:
         except ImageNotFound:
             raise ImageNotFound(f"Unable to find image '{familiar(image)}' locally") from None
         image_config = store.config(image_id).get("config") or {}
-        record = _record.create(image_id, image, container_config(image_config, options), host, options.name)
+        record = _record.create(image_id, image, container_config(image_config, options), host, options.name,
+                                options.container_id)
     directory = _record.directory(record)
     try:
         record["Config"]["Hostname"] = options.hostname or record["ID"][:12]
@@ -131,22 +133,27 @@ def starting(_spec: dict, record: dict):
     record["State"].update(Status="running", Running=True, StartedAt=_record.now())
 
 
-def run(image: str, options: RunOptions, extras=()) -> int:
+def run(image: str, options: RunOptions, extras=(), early=None) -> int:
     """Docker's `run` in the foreground: the container's exit status, or a MinidockerError.
-    `extras` edit the new bundle and record (volumes, restart policy: chapter 6, second part)."""
+    `extras` edit the new bundle and record (volumes, restart policy: chapter 6, second part);
+    `early` is the network sandbox a child began making at the start of `run` (chapter 6b)."""
     check_host()
     from minidocker.network import wiring as network
     if not options.rootfs:
         pull_if_needed(image, options.pull)
     with Forwarder(_record.runtime_root()) as forwarder:      # signals are ours before anything forks
-        extras = (*extras, starting)             # saved as running with its bundle: one write, not two
+        extras = (*extras, starting, *([early.extra] if early else []))   # saved as running: one write
         record = create_rootfs(options, extras) if options.rootfs else create(image, options, extras)
         forwarder.container_id = record["ID"]
         directory = _record.directory(record)
         state = record["State"]
         try:
-            network.start(record)          # chapter 6b: the sandbox, before the runtime makes the container
-            status = forwarder.run(directory / "bundle")
+            if early:                      # chapter 6b: the child's namespace is joined at create,
+                early.ready()              # its links are waited for just before the start
+                status = forwarder.run(directory / "bundle", before_start=lambda: early.complete(record))
+            else:
+                network.start(record)      # chapter 6b: the sandbox, before the runtime makes the container
+                status = forwarder.run(directory / "bundle")
             state.update(Status="exited", ExitCode=status)
             return status
         except MinidockerError as error:
@@ -161,6 +168,8 @@ def run(image: str, options: RunOptions, extras=()) -> int:
                 collect_if_orphaned(record)      # its image was `rmi -f`ed while it ran: the layers go now
             else:
                 _record.save(record)
+            if early:
+                early.wait()                     # all the child made is on record: detach finds it
             network.detach(record["ID"])         # last: whatever it says, the container is put away
 
 
@@ -177,7 +186,8 @@ def check_rootfs(directory) -> Path:
 def create_rootfs(options: RunOptions, extras=()) -> dict:
     """Record a container whose root is the directory `options.rootfs`, and write its bundle."""
     rootfs = check_rootfs(options.rootfs)
-    record = _record.create("", str(rootfs), container_config({}, options), host_config(options), options.name)
+    record = _record.create("", str(rootfs), container_config({}, options), host_config(options), options.name,
+                            options.container_id)
     try:
         record["Config"]["Hostname"] = options.hostname or record["ID"][:12]
         bundle = _record.directory(record) / "bundle"

@@ -4,7 +4,10 @@
 """The kernel's side of a network, through netlink (pyroute2, never `ip`): the network
 namespace the engine owns for a container, a bridge, a veth pair, addresses and routes."""
 import contextlib
+import errno
 import os
+import socket
+import time
 from pathlib import Path
 
 from minidocker.errors import MinidockerError
@@ -40,13 +43,10 @@ def iproute_class():
     pyroute2 has (ndb, ipdb, conntrack, ...): half of its import time, on every networked start.
     The bare package stands in only while IPRoute's own modules load; `import pyroute2` later
     gets the real one."""
-    import importlib.util
     import sys
     import types
     if "pyroute2" not in sys.modules:
-        spec = importlib.util.find_spec("pyroute2")
-        if spec is None:
-            raise MinidockerError("the bridge network needs pyroute2 (pip install pyroute2): or use --network none")
+        spec = require_pyroute2()
         bare = sys.modules["pyroute2"] = types.ModuleType("pyroute2")
         bare.__path__, bare.__spec__ = list(spec.submodule_search_locations), spec
         try:
@@ -56,6 +56,15 @@ def iproute_class():
         return IPRoute
     from pyroute2 import IPRoute
     return IPRoute
+
+
+def require_pyroute2():
+    """pyroute2's import spec, found without importing it: no pyroute2 is said before anything is made."""
+    import importlib.util
+    spec = importlib.util.find_spec("pyroute2")
+    if spec is None:
+        raise MinidockerError("the bridge network needs pyroute2 (pip install pyroute2): or use --network none")
+    return spec
 
 
 def sysctl(key: str, value):
@@ -169,7 +178,26 @@ def remove_link(name: str):
     with netlink() as ipr:
         found = index(ipr, name)
         if found is not None:
-            ipr.link("del", index=found)
+            try:
+                ipr.link("del", index=found)
+            except Exception as error:             # pyroute2's NetlinkError: ENODEV, gone meanwhile
+                if getattr(error, "code", None) != errno.ENODEV:
+                    raise
+
+
+def vanished(name: str, timeout: float = 0.05) -> bool:
+    """Wait until this namespace has no link `name`: a veth whose other end was in a namespace
+    the kernel has just freed goes with it, in the kernel's background work, usually within a
+    millisecond. False if it is still there after `timeout` (the namespace is held elsewhere)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.if_nametoindex(name)             # one ioctl: no netlink socket, no pyroute2
+        except OSError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.0005)
 
 
 def describe(netns=None) -> list:

@@ -68,10 +68,12 @@ def _alive(owner: dict) -> bool:
 
 
 # %% notebooks/06b_networking.ipynb cell 4884231b
-def attach(container_id: str, name: str, options: NetworkOptions = None, owner_pid: int = None) -> Attachment:
+def attach(container_id: str, name: str, options: NetworkOptions = None, owner_pid: int = None,
+           made_netns=None) -> Attachment:
     """Give a container its network before it starts. Everything is checked before anything is
     made, and a failure half-way unmakes what was made. The sandbox lives as long as its owner
-    process (the caller, unless `owner_pid`; see claim()); detach() ends it."""
+    process (the caller, unless `owner_pid`; see claim()); detach() ends it. `made_netns()` is
+    called as soon as the namespace exists (a runtime may join it while its links are made)."""
     options = options or NetworkOptions()
     mode, _, target = options.network.partition(":")
     wanted = [ports.parse_publish(p) for p in options.publish]
@@ -83,7 +85,7 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
         what = "port publishing" if wanted else "hostname"
         raise NetworkError(f"conflicting options: {what} and the container type network mode")
     if mode not in ("none", "host", "container"):
-        links.iproute_class()               # no pyroute2: say so before anything is made
+        links.require_pyroute2()            # no pyroute2: say so before anything is made
     with store.locked():
         _reconcile_locked()
         if mode == "container":
@@ -97,7 +99,7 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
         user = network["Name"] != store.DEFAULT_NETWORK
         endpoint.update(Mode="user" if user else "bridge", Netns=str(netns_path(container_id)))
         try:
-            _connect_locked(endpoint, network, options.aliases)
+            _connect_locked(endpoint, network, options.aliases, made_netns)
             published = [p for ep in store.endpoints() for p in ep["Ports"]]
             for port in wanted:
                 chosen = ports.choose(port, published + endpoint["Ports"])
@@ -114,7 +116,7 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
 
 
 # %% notebooks/06b_networking.ipynb cell 79de92f9
-def _connect_locked(endpoint: dict, network: dict, aliases=()):
+def _connect_locked(endpoint: dict, network: dict, aliases=(), made_netns=None):
     """Lease an address on `network` and plug the container into its bridge (ethN inside)."""
     cid, number = endpoint["ContainerID"], len(endpoint["Networks"])
     address, subnet, gateway = store.allocate(network, store.leases(network)), store.subnet_of(network), store.gateway_of(network)
@@ -123,10 +125,12 @@ def _connect_locked(endpoint: dict, network: dict, aliases=()):
         "IPPrefixLen": subnet.prefixlen, "Gateway": str(gateway), "MacAddress": _mac(str(address)),
         "Aliases": list(aliases), "Link": f"{links.HOST_PREFIX}{cid[:10]}{number:x}", "Interface": f"eth{number}"}
     store.write_json(store.endpoint_path(cid), endpoint)     # first on disk: a crash now is reconciled
-    links.ensure_bridge(store.bridge_of(network), str(gateway), subnet.prefixlen)
     netns = netns_path(cid)
     if not netns.exists():
-        links.create_netns(netns)
+        links.create_netns(netns)                            # no pyroute2 yet: a runtime may join it now
+        if made_netns:
+            made_netns()
+    links.ensure_bridge(store.bridge_of(network), str(gateway), subnet.prefixlen)
     net = endpoint["Networks"][network["Name"]]
     links.plug(netns, net["Link"], net["Interface"], store.bridge_of(network), net["IPAddress"],
                subnet.prefixlen, net["MacAddress"], str(gateway) if number == 0 else None)
@@ -203,9 +207,10 @@ def _teardown(endpoint: dict):
     if _alive(endpoint.get("DNS")):
         os.kill(endpoint["DNS"]["pid"], signal.SIGKILL)
     if endpoint["Mode"] in ("bridge", "user"):
+        links.remove_netns(netns_path(endpoint["ContainerID"]))  # freed, it takes its veth pairs along
         for net in endpoint["Networks"].values():
-            links.remove_link(net["Link"])
-        links.remove_netns(netns_path(endpoint["ContainerID"]))
+            if not links.vanished(net["Link"]):      # something still holds the namespace (a container
+                links.remove_link(net["Link"])       # whose CLI was killed): delete the veth ourselves
     store.endpoint_path(endpoint["ContainerID"]).unlink(missing_ok=True)
 
 

@@ -80,20 +80,33 @@ def start(record: dict, owner_pid: int = None):
     try:
         bundle = _record.directory(record) / "bundle"
         spec = json.loads((bundle / "config.json").read_text())
-        attachment.apply_to_spec(spec)
-        spec["process"]["env"] = [e for e in spec["process"]["env"] if not e.startswith("HOSTNAME=")] + [
-            f"HOSTNAME={attachment.hostname}"]
-        mounts = {m["destination"]: m for m in spec["mounts"]}
-        template = mounts.get("/etc/hosts") or {"type": "bind", "options": ["rbind", "rprivate"]}
-        for name, text in zip(FILES, (attachment.hosts, attachment.hostname + "\n", attachment.resolv_conf)):
-            (bundle / name).write_text(text)
-            if f"/etc/{name}" not in mounts:
-                spec["mounts"].append({**template, "destination": f"/etc/{name}", "source": name})
+        point(spec, bundle, attachment)
         (bundle / "config.json").write_text(json.dumps(spec, indent=1))
     except BaseException:
         sandbox.detach(record["ID"])
         raise
     return attachment
+
+
+def point(spec: dict, bundle, attachment: sandbox.Attachment):
+    """Point a bundle's spec at a sandbox: its namespace, its hostname, and the /etc files
+    (written in the bundle now, bind-mounted by the runtime, resolved inside the root)."""
+    attachment.apply_to_spec(spec)
+    spec["process"]["env"] = [e for e in spec["process"]["env"] if not e.startswith("HOSTNAME=")] + [
+        f"HOSTNAME={attachment.hostname}"]
+    mounts = {m["destination"]: m for m in spec["mounts"]}
+    template = mounts.get("/etc/hosts") or {"type": "bind", "options": ["rbind", "rprivate"]}
+    for name in FILES:
+        if f"/etc/{name}" not in mounts:
+            spec["mounts"].append({**template, "destination": f"/etc/{name}", "source": name})
+    write_files(bundle, attachment)
+
+
+def write_files(bundle, attachment: sandbox.Attachment):
+    """The /etc files' contents, written in place: a file the runtime has bind-mounted already
+    shows the new text (the same inode)."""
+    for name, text in zip(FILES, (attachment.hosts, attachment.hostname + "\n", attachment.resolv_conf)):
+        (bundle / name).write_text(text)
 
 
 def settings(record: dict) -> dict:
