@@ -7,6 +7,7 @@ import contextlib
 import errno
 import os
 import socket
+import struct
 import time
 from pathlib import Path
 
@@ -116,19 +117,74 @@ def index(ipr, name: str):
     return found[0] if found else None
 
 
+# %% notebooks/06b_networking.ipynb cell 5995986c
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x100, 0x200, 0x400
+RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, NLMSG_ERROR, IFF_UP = 16, 20, 24, 2, 0x1
+KINDS = {RTM_NEWLINK: "ifinfmsg", RTM_NEWADDR: "ifaddrmsg", RTM_NEWROUTE: "rtmsg"}
+
+
+def message_classes() -> dict:
+    """pyroute2's encoders for link, address and route messages: a few of its modules, not its
+    sockets (see iproute_class for the bare package)."""
+    import sys
+    import types
+    if "pyroute2" not in sys.modules:
+        spec = require_pyroute2()
+        bare = sys.modules["pyroute2"] = types.ModuleType("pyroute2")
+        bare.__path__, bare.__spec__ = list(spec.submodule_search_locations), spec
+        try:
+            return message_classes()
+        finally:
+            del sys.modules["pyroute2"]
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
+    return {"ifinfmsg": ifinfmsg, "ifaddrmsg": ifaddrmsg, "rtmsg": rtmsg}
+
+
+def batch(*requests):
+    """Send (type, flags, fields, attributes) requests in one write on a netlink socket of this
+    thread's namespace; the kernel does them in order. The first refusal is raised."""
+    classes, data = message_classes(), b""
+    for number, (kind, flags, fields, attrs) in enumerate(requests, 1):
+        msg = classes[KINDS[kind]]()
+        for key, value in fields.items():
+            msg[key] = value
+        msg["attrs"] = attrs
+        msg["header"].update(type=kind, flags=NLM_F_REQUEST | NLM_F_ACK | flags, sequence_number=number)
+        msg.encode()
+        data += msg.data
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0) as sock:    # NETLINK_ROUTE
+        sock.send(data)
+        waiting, refused = set(range(1, len(requests) + 1)), {}
+        while waiting:
+            reply, offset = sock.recv(65536), 0
+            while offset < len(reply):
+                length, kind, _, number, _ = struct.unpack_from("=IHHII", reply, offset)
+                if kind == NLMSG_ERROR:
+                    waiting.discard(number)
+                    code = -struct.unpack_from("=i", reply, offset + 16)[0]
+                    if code:
+                        refused[number] = code
+                offset += (length + 3) & ~3
+    if refused:
+        number = min(refused)
+        raise MinidockerError(f"netlink refused {requests[number - 1][3][:1]}: {os.strerror(refused[number])}")
+
+
 # %% notebooks/06b_networking.ipynb cell 2dde1f58
 def ensure_bridge(name: str, gateway: str, prefixlen: int):
     """The network's bridge with its gateway address, up (made if missing: a reboot or a fresh
-    namespace loses links, while the network's record stays)."""
-    with netlink() as ipr:
-        bridge = index(ipr, name)
-        if bridge is not None and gateway in {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=bridge, family=2)}:
-            return                    # made and furnished by an earlier call: the common case, two messages
-        if bridge is None:
-            ipr.link("add", ifname=name, kind="bridge")
-            bridge = index(ipr, name)
-        ipr.addr("add", index=bridge, address=gateway, prefixlen=prefixlen)
-        ipr.link("set", index=bridge, state="up")
+    namespace loses links, while the network's record stays). Every request is idempotent."""
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        batch((RTM_NEWLINK, NLM_F_CREATE, {}, [("IFLA_IFNAME", name), ("IFLA_LINKINFO", {"attrs": [
+            ("IFLA_INFO_KIND", "bridge")]})]))
+    bridge = socket.if_nametoindex(name)
+    batch((RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, {"family": socket.AF_INET, "prefixlen": prefixlen, "index": bridge},
+           [("IFA_LOCAL", gateway), ("IFA_ADDRESS", gateway)]),
+          (RTM_NEWLINK, 0, {"index": bridge, "flags": IFF_UP, "change": IFF_UP}, []))
     sysctl(f"net.ipv4.conf.{name}.route_localnet", 1)     # lets 127.0.0.1:PORT reach a container
 
 
@@ -136,24 +192,27 @@ def plug(netns: Path, host_name: str, inside_name: str, bridge: str, address: st
          mac: str, gateway: str = None, mtu: int = 1500):
     """A veth pair from `bridge` into the namespace at `netns`: the inside end is `inside_name`
     (eth0) with `address` and `mac`; with `gateway`, the default route goes through it."""
-    with netlink() as ipr:
-        fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
-        try:            # the peer is born inside the container's namespace, already named eth0
-            ipr.link("add", ifname=host_name, kind="veth", mtu=mtu,
-                     peer={"ifname": inside_name, "net_ns_fd": fd, "mtu": mtu})
-        finally:
-            os.close(fd)
-        host = index(ipr, host_name)
-        ipr.link("set", index=host, master=index(ipr, bridge), state="up")
-        ipr.brport("set", index=host, mode=1)      # hairpin: a container may reach its own published port
+    peer = [("IFLA_IFNAME", inside_name), ("IFLA_MTU", mtu), ("IFLA_ADDRESS", mac)]
+    fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+    try:                # the peer is born inside the container's namespace, already named eth0
+        batch((RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, {"flags": IFF_UP, "change": IFF_UP},
+               [("IFLA_IFNAME", host_name), ("IFLA_MTU", mtu), ("IFLA_MASTER", socket.if_nametoindex(bridge)),
+                ("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "veth"), ("IFLA_INFO_DATA", {"attrs": [
+                    ("VETH_INFO_PEER", {"attrs": [*peer, ("IFLA_NET_NS_FD", fd)]})]})]})]),
+              (RTM_NEWLINK, 0, {}, [("IFLA_IFNAME", host_name), ("IFLA_LINKINFO", {"attrs": [   # hairpin: a container
+                  ("IFLA_INFO_SLAVE_KIND", "bridge"),         # may reach its own published port
+                  ("IFLA_INFO_SLAVE_DATA", {"attrs": [("IFLA_BRPORT_MODE", 1)]})]})]))
+    finally:
+        os.close(fd)
 
-    def furnish():
-        with iproute_class()() as there:              # a socket of the container's namespace
-            eth = index(there, inside_name)
-            there.link("set", index=eth, address=mac, state="up")
-            there.addr("add", index=eth, address=address, prefixlen=prefixlen)
-            if gateway:
-                there.route("add", dst="0.0.0.0/0", gateway=gateway)
+    def furnish():                                    # a socket of the container's namespace
+        eth = socket.if_nametoindex(inside_name)
+        batch((RTM_NEWLINK, 0, {"index": eth, "flags": IFF_UP, "change": IFF_UP}, []),
+              (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, {"family": socket.AF_INET, "prefixlen": prefixlen, "index": eth},
+               [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]),
+              *([(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, {"family": socket.AF_INET, "table": 254, "proto": 3,
+                                                           "scope": 0, "type": 1}, [("RTA_GATEWAY", gateway)])]
+                if gateway else []))
     inside(netns, furnish)
 
 
