@@ -18,6 +18,7 @@ class Child:
     namespace exists, then "ok ATTACHMENT" or "error CODE TEXT"."""
 
     def __init__(self, options: dict, name: str = ""):
+        from minidocker.network import sandbox  # noqa: F401 (imported once, before the fork: `run` needs it too)
         self.container_id, self.final, self.waited = os.urandom(32).hex(), None, False
         self.hostname = options.get("hostname") or self.container_id[:12]
         read, write = os.pipe()
