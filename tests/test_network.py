@@ -557,8 +557,11 @@ def test_cli_create_start_stop_restart_policy_attach_each_run(lab_env, docker):
     def scenario():
         ok(docker("create", "--name", "web", "-p", "8083:80", "--hostname", "www", "--add-host", "db:10.1.2.3",
                   "--dns", "192.0.2.53", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"))
-        assert inspect(docker, "web", ".HostConfig.NetworkMode") == "bridge" and our_veths() != []
+        assert inspect(docker, "web", ".HostConfig.NetworkMode") == "bridge"
+        assert our_veths() == [] and inspect(docker, "web", ".NetworkSettings.IPAddress") == ""   # not at create
+        assert "8083" not in ok(docker("ps", "-a"))                    # no PORTS while created
         ok(docker("start", "web"))
+        assert len(our_veths()) == 1 and inspect(docker, "web", ".NetworkSettings.IPAddress") == "172.17.0.2"
         for name, text in (("hostname", "www\n"), ("hosts", "10.1.2.3\tdb\n172.17.0.2\twww\n"),
                            ("resolv.conf", "nameserver 192.0.2.53\n")):
             got = http_get(f"http://127.0.0.1:8083/{name}")
@@ -573,6 +576,32 @@ def test_cli_create_start_stop_restart_policy_attach_each_run(lab_env, docker):
         assert ok(docker("wait", "flaky")) == "3\n"
         assert ok(docker("logs", "flaky")).split() == ["1", "1", "1"]      # every run had its eth0
         ok(docker("rm", "flaky"))
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_cli_a_start_that_fails_leaves_the_container_created_as_docker_does(lab_env, docker):
+    """Docker allocates the address and ports at start: `run -d` whose port is taken prints one
+    line, exits 125, and leaves the container Created with nothing allocated; a later start works."""
+    def scenario():
+        blocker = socket.socket()
+        blocker.bind(("0.0.0.0", 8084))
+        result = docker("run", "-d", "--name", "late", "-p", "8084:80", "busybox", "httpd", "-f", "-p", "80",
+                        "-h", "/etc")
+        assert (result.returncode, result.stderr) == (
+            125, "minidocker: failed to bind host port for 0.0.0.0:8084/tcp: address already in use\n"), result
+        assert inspect(docker, "late", ".State.Status") == "created"
+        assert "address already in use" in inspect(docker, "late", ".State.Error")
+        assert our_veths() == [] and inspect(docker, "late", ".NetworkSettings.IPAddress") == ""
+        from minidocker.network import store
+        assert store.endpoints() == []                           # no lease, no port kept
+        blocker.close()
+        ok(docker("start", "late"))
+        assert inspect(docker, "late", ".State.Status") == "running" and len(our_veths()) == 1
+        assert "172.17.0.2\t" in http_get("http://127.0.0.1:8084/hosts")     # the port is the container's now
+        ok(docker("stop", "-t", "1", "late"))
+        assert our_veths() == [] and store.endpoints() == []        # released at stop
+        ok(docker("rm", "late"))
         nothing_left()
     in_lab(scenario)
 

@@ -82,8 +82,17 @@ def edit_bundle(record: dict, extras):
 
 
 def run_detached(image: str, options, extras=None) -> str:
-    """`run -d`: create and start, in one go; the container's full ID."""
-    return create(image, options, extras, start=True)["ID"]
+    """`run -d`: create, then start (as Docker's CLI asks its daemon); the container's full ID. A
+    start that fails (a port already allocated) leaves the container created, as Docker's does,
+    unless --rm."""
+    record = create(image, options, extras)
+    try:
+        prepare(record, "start")
+    except BaseException:
+        if record["HostConfig"].get("AutoRemove"):
+            remove_record(record)
+        raise
+    return record["ID"]
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 4b36aa8f

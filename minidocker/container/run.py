@@ -150,7 +150,11 @@ def run(image: str, options: RunOptions, extras=(), early=None) -> int:
         try:
             if early:                      # chapter 6b: the child's namespace is joined at create,
                 early.ready()              # its links are waited for just before the start
-                status = forwarder.run(directory / "bundle", before_start=lambda: early.complete(record))
+                try:
+                    status = forwarder.run(directory / "bundle", before_start=lambda: early.complete(record))
+                except MinidockerError:
+                    early.join()           # the child's own error first (a failure took its namespace away)
+                    raise
             else:
                 network.start(record)      # chapter 6b: the sandbox, before the runtime makes the container
                 status = forwarder.run(directory / "bundle")

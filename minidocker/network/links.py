@@ -74,13 +74,16 @@ def sysctl(key: str, value):
 
 
 # %% notebooks/06b_networking.ipynb cell 49f65400
-def create_netns(path: Path):
+def create_netns(path: Path, of_pid: int = None):
     """A new network namespace, kept alive by a bind mount of its nsfs file at `path` (as
-    `ip netns add` and podman do): it outlives every process in it until remove_netns."""
+    `ip netns add` and podman do): it outlives every process in it until remove_netns. With
+    `of_pid`, the namespace that process is in, bound the same way (`ip netns attach`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
 
     def bind():
+        if of_pid:
+            return libc.mount(f"/proc/{of_pid}/ns/net", str(path), None, libc.MS_BIND)
         libc.unshare(libc.CLONE_NEWNET)                        # this thread only, until inside() returns
         loopback_up()
         sysctl("net.ipv4.ping_group_range", "0 2147483647")   # ping without CAP_NET_RAW, as Docker

@@ -69,11 +69,12 @@ def _alive(owner: dict) -> bool:
 
 # %% notebooks/06b_networking.ipynb cell 4884231b
 def attach(container_id: str, name: str, options: NetworkOptions = None, owner_pid: int = None,
-           made_netns=None) -> Attachment:
+           made_netns=None, netns_of: int = None) -> Attachment:
     """Give a container its network before it starts. Everything is checked before anything is
     made, and a failure half-way unmakes what was made. The sandbox lives as long as its owner
     process (the caller, unless `owner_pid`; see claim()); detach() ends it. `made_netns()` is
-    called as soon as the namespace exists (a runtime may join it while its links are made)."""
+    called as soon as the namespace exists (a runtime may join it while its links are made);
+    `netns_of` adopts the namespace of that process (a container the runtime created) instead."""
     options = options or NetworkOptions()
     mode, _, target = options.network.partition(":")
     wanted = [ports.parse_publish(p) for p in options.publish]
@@ -97,7 +98,7 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
             return attachment(_local(endpoint, mode, options))
         network = store.find(options.network)
         user = network["Name"] != store.DEFAULT_NETWORK
-        endpoint.update(Mode="user" if user else "bridge", Netns=str(netns_path(container_id)))
+        endpoint.update(Mode="user" if user else "bridge", Netns=str(netns_path(container_id)), NetnsOf=netns_of)
         try:
             _connect_locked(endpoint, network, options.aliases, made_netns)
             published = [p for ep in store.endpoints() for p in ep["Ports"]]
@@ -127,7 +128,7 @@ def _connect_locked(endpoint: dict, network: dict, aliases=(), made_netns=None):
     store.write_json(store.endpoint_path(cid), endpoint)     # first on disk: a crash now is reconciled
     netns = netns_path(cid)
     if not netns.exists():
-        links.create_netns(netns)                            # no pyroute2 yet: a runtime may join it now
+        links.create_netns(netns, endpoint.get("NetnsOf"))   # no pyroute2 yet: a runtime may join it now
         if made_netns:
             made_netns()
     links.ensure_bridge(store.bridge_of(network), str(gateway), subnet.prefixlen)

@@ -3,8 +3,10 @@
 # %% notebooks/06b_networking.ipynb cell bb955569
 """The seam between a container's life and its network: extra() checks the flags of `run` and
 `create` and keeps them in the record (Docker's HostConfig fields); start() attaches a container
-just before the runtime creates it and points its bundle at the sandbox; the caller detaches it
-(sandbox.detach) when the container has exited. Chapter 6's code calls these, one line each."""
+just before the runtime creates it and points its bundle at the sandbox (the foreground `run`);
+prepare() at a supervisor's create and plug() at each start allocate at start, as Docker does;
+the caller detaches it (sandbox.detach) when the container has exited. Chapter 6's code calls
+these, one line each."""
 import json
 
 from minidocker.container import record as _record
@@ -107,6 +109,43 @@ def write_files(bundle, attachment: sandbox.Attachment):
     shows the new text (the same inode)."""
     for name, text in zip(FILES, (attachment.hosts, attachment.hostname + "\n", attachment.resolv_conf)):
         (bundle / name).write_text(text)
+
+
+def bridged(record: dict) -> bool:
+    """On a bridge network (the default or a user-defined one): an address and ports to allocate."""
+    mode = record["HostConfig"].get("NetworkMode")
+    return bool(mode) and mode.partition(":")[0] not in ("none", "host", "container")
+
+
+def prepare(record: dict, owner_pid: int = None):
+    """A supervisor's runtime create (Docker's create): a bridged container gets a namespace of
+    the runtime's own (lo up) and its /etc files; its address and ports wait for plug(), at start.
+    Other modes attach now: they allocate nothing."""
+    if not bridged(record):
+        return start(record, owner_pid)
+    bundle = _record.directory(record) / "bundle"
+    spec = json.loads((bundle / "config.json").read_text())
+    hostname = record["Config"]["Hostname"]
+    point(spec, bundle, sandbox.Attachment("bridge", None, hostname, names.hosts(hostname), "", {}))
+    spec["linux"].setdefault("sysctl", {})["net.ipv4.ping_group_range"] = "0 2147483647"   # as create_netns
+    (bundle / "config.json").write_text(json.dumps(spec, indent=1))
+    return None
+
+
+def plug(record: dict, pid: int, owner_pid: int = None):
+    """Docker's start: a bridged container's address, veth pair, ports and DNS, in the namespace the
+    runtime made for its init `pid` (bound at the sandbox's path, as `ip netns attach` does)."""
+    if not bridged(record) or sandbox.live_endpoint(record["ID"]):
+        return
+    attachment = sandbox.attach(record["ID"], record["Name"].lstrip("/"), options_of(record), owner_pid,
+                                netns_of=pid)
+    write_files(_record.directory(record) / "bundle", attachment)
+
+
+def unplug(record: dict):
+    """A start that failed, or a stop: the bridged container's address and ports go back."""
+    if bridged(record):
+        sandbox.detach(record["ID"])
 
 
 def settings(record: dict) -> dict:
