@@ -119,6 +119,8 @@ def early_sandbox(args):
     nothing to hide: no bridge to make, -P (it needs the image's ports), -d (the supervisor makes it)."""
     if args.detach or args.publish_all or args.network.partition(":")[0] in ("none", "host", "container"):
         return None
+    from minidocker.runtime.namespaces import check_host
+    check_host()                        # not root: run's own one-line refusal, before anything is made
     from minidocker.network.early import Early
     return Early(dict(network=args.network, publish=args.publish, exposed=args.expose, hostname=args.hostname,
                       add_hosts=args.add_host, dns=args.dns, aliases=args.network_alias), args.name or "")
