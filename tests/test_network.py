@@ -637,3 +637,40 @@ def test_cli_bad_input_is_one_line_exit_125_and_leaves_nothing(lab_env, docker):
         ok(docker("rm", "-f", "holder"))
         nothing_left()
     in_lab(scenario)
+
+
+def test_cli_ip_on_user_networks_with_their_subnet_as_docker_rules(lab_env, docker):
+    """--ip (run, create, network connect): Docker's rules and words, checked before anything is made."""
+    def scenario():
+        from minidocker.network import store
+        ok(docker("network", "create", "--subnet", "10.50.0.0/24", "fixed"))
+        ok(docker("network", "create", "auto"))
+        ok(docker("network", "create", "--subnet", "10.51.0.0/24", "other"))
+        for args, message in (
+                (["--ip", "10.50.0.9"], "user specified IP address is supported on user defined networks only"),
+                (["--network", "none", "--ip", "10.50.0.9"],
+                 "user specified IP address is supported on user defined networks only"),
+                (["--network", "auto", "--ip", "172.18.0.9"], "user specified IP address is supported only when "
+                                                              "connecting to networks with user configured subnets"),
+                (["--network", "fixed", "--ip", "10.99.0.1"], "no configured subnet contains IP address 10.99.0.1"),
+                (["--network", "fixed", "--ip", "nonsense"], "invalid IPv4 address: nonsense")):
+            result = docker("run", "--rm", *args, "busybox", "true")
+            assert (result.returncode, result.stderr) == (125, f"minidocker: {message}\n"), (args, result)
+        assert our_veths() == [] and store.endpoints() == []
+        ok(docker("run", "-d", "--name", "pinned", "--network", "fixed", "--ip", "10.50.0.9", "busybox", "sleep", "60"))
+        assert inspect(docker, "pinned", ".NetworkSettings.Networks.fixed.IPAddress") == "10.50.0.9"
+        assert inspect(docker, "pinned", ".NetworkSettings.Networks.fixed.IPAMConfig.IPv4Address") == "10.50.0.9"
+        assert "10.50.0.9" in ok(docker("exec", "pinned", "ip", "-o", "-4", "addr", "show", "eth0"))
+        result = docker("run", "--rm", "--network", "fixed", "--ip", "10.50.0.9", "busybox", "true")
+        assert (result.returncode, result.stderr) == (125, "minidocker: Address already in use\n"), result
+        assert len(our_veths()) == 1                                   # nothing half-made by the refusal
+        ok(docker("network", "connect", "--ip", "10.51.0.77", "other", "pinned"))
+        assert "10.51.0.77" in ok(docker("exec", "pinned", "ip", "-o", "-4", "addr", "show", "eth1"))
+        result = docker("network", "connect", "--ip", "10.50.0.3", "auto", "pinned")
+        assert (result.returncode, result.stderr) == (1, "minidocker: user specified IP address is supported only "
+                                                         "when connecting to networks with user configured subnets\n")
+        assert "_UserSubnet" not in ok(docker("network", "inspect", "fixed"))
+        ok(docker("rm", "-f", "pinned"))
+        ok(docker("run", "--rm", "--network", "fixed", "--ip", "10.50.0.9", "busybox", "true"))   # released
+        nothing_left()
+    in_lab(scenario)

@@ -45,7 +45,7 @@ def _prune(args):
 # %% notebooks/06b_networking.ipynb cell 95b8dc94
 def _connect(args):
     from minidocker.network import sandbox
-    sandbox.connect(args.container, args.network, args.alias)
+    sandbox.connect(args.container, args.network, args.alias, args.ip)
 
 
 def _disconnect(args):
@@ -94,6 +94,7 @@ def register(verbs):
         p.add_argument("container", metavar="CONTAINER")
         if name == "connect":
             p.add_argument("--alias", action="append", default=[], help="Add network-scoped alias for the container")
+            p.add_argument("--ip", help="IPv4 address (e.g., 172.30.100.104)")
         else:
             p.add_argument("-f", "--force", action="store_true", help="Force the container to disconnect")
         p.set_defaults(func=_exit_1(func))
@@ -112,6 +113,7 @@ def add_run_options(parser):
     option("--add-host", action="append", default=[], metavar="HOST:IP", help="add a line to /etc/hosts")
     option("--dns", action="append", default=[], metavar="IP", help="set a DNS server")
     option("--network-alias", action="append", default=[], metavar="ALIAS", help="add a network-scoped alias")
+    option("--ip", help="IPv4 address (e.g., 172.30.100.104) on a user-defined network")
 
 
 def early_sandbox(args):
@@ -123,7 +125,7 @@ def early_sandbox(args):
     check_host()                        # not root: run's own one-line refusal, before anything is made
     from minidocker.network.early import Early
     return Early(dict(network=args.network, publish=args.publish, exposed=args.expose, hostname=args.hostname,
-                      add_hosts=args.add_host, dns=args.dns, aliases=args.network_alias), args.name or "")
+                      add_hosts=args.add_host, dns=args.dns, aliases=args.network_alias, ip=args.ip), args.name or "")
 
 
 def run_extra(args):
@@ -131,4 +133,4 @@ def run_extra(args):
     from minidocker.network import wiring
     return wiring.extra(wiring.NetworkOptions(
         network=args.network, publish=args.publish, publish_all=args.publish_all, exposed=args.expose,
-        hostname=args.hostname, add_hosts=args.add_host, dns=args.dns, aliases=args.network_alias))
+        hostname=args.hostname, add_hosts=args.add_host, dns=args.dns, aliases=args.network_alias, ip=args.ip))

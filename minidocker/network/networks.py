@@ -44,7 +44,7 @@ def ls(quiet: bool = False, no_trunc: bool = False) -> str:
 # %% notebooks/06b_networking.ipynb cell 2e5f2628
 def inspect(name_or_id: str) -> dict:
     """A network's record with the containers on it, as `docker network inspect` shows."""
-    network = store.find(name_or_id)
+    network = {key: value for key, value in store.find(name_or_id).items() if not key.startswith("_")}
     for ep in store.endpoints():
         for name, net in ep["Networks"].items():
             if net["NetworkID"] == network["Id"]:

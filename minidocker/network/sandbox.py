@@ -27,6 +27,7 @@ class NetworkOptions:
     add_hosts: list = field(default_factory=list)     # --add-host name:ip
     dns: list = field(default_factory=list)           # --dns
     aliases: list = field(default_factory=list)       # --network-alias
+    ip: str = None                                    # --ip (a user-defined network's, see store.check_address)
 
 
 # %% notebooks/06b_networking.ipynb cell 48452d6b
@@ -100,7 +101,7 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
         user = network["Name"] != store.DEFAULT_NETWORK
         endpoint.update(Mode="user" if user else "bridge", Netns=str(netns_path(container_id)), NetnsOf=netns_of)
         try:
-            _connect_locked(endpoint, network, options.aliases, made_netns)
+            _connect_locked(endpoint, network, options.aliases, made_netns, options.ip)
             published = [p for ep in store.endpoints() for p in ep["Ports"]]
             for port in wanted:
                 chosen = ports.choose(port, published + endpoint["Ports"])
@@ -117,14 +118,17 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
 
 
 # %% notebooks/06b_networking.ipynb cell 79de92f9
-def _connect_locked(endpoint: dict, network: dict, aliases=(), made_netns=None):
-    """Lease an address on `network` and plug the container into its bridge (ethN inside)."""
+def _connect_locked(endpoint: dict, network: dict, aliases=(), made_netns=None, wanted: str = None):
+    """Lease an address on `network` (`wanted`, with --ip) and plug the container into its bridge
+    (ethN inside)."""
     cid, number = endpoint["ContainerID"], len(endpoint["Networks"])
-    address, subnet, gateway = store.allocate(network, store.leases(network)), store.subnet_of(network), store.gateway_of(network)
+    address = store.allocate(network, store.leases(network), wanted)
+    subnet, gateway = store.subnet_of(network), store.gateway_of(network)
     endpoint["Networks"][network["Name"]] = {
         "NetworkID": network["Id"], "EndpointID": os.urandom(32).hex(), "IPAddress": str(address),
         "IPPrefixLen": subnet.prefixlen, "Gateway": str(gateway), "MacAddress": _mac(str(address)),
-        "Aliases": list(aliases), "Link": f"{links.HOST_PREFIX}{cid[:10]}{number:x}", "Interface": f"eth{number}"}
+        "Aliases": list(aliases), "Link": f"{links.HOST_PREFIX}{cid[:10]}{number:x}", "Interface": f"eth{number}",
+        "IPAMConfig": {"IPv4Address": wanted} if wanted else None}
     store.write_json(store.endpoint_path(cid), endpoint)     # first on disk: a crash now is reconciled
     netns = netns_path(cid)
     if not netns.exists():
@@ -271,7 +275,7 @@ def find_endpoint(name_or_id: str) -> dict:
 # %% notebooks/06b_networking.ipynb cell f9f58ae4
 def settings(endpoint: dict) -> dict:
     """docker inspect's NetworkSettings for a sandbox (top-level addresses: the default bridge's)."""
-    networks = {name: {"IPAMConfig": None, "Links": None, "Aliases": net["Aliases"] or None,
+    networks = {name: {"IPAMConfig": net.get("IPAMConfig"), "Links": None, "Aliases": net["Aliases"] or None,
                        "MacAddress": net["MacAddress"], "NetworkID": net["NetworkID"],
                        "EndpointID": net["EndpointID"], "Gateway": net["Gateway"], "IPAddress": net["IPAddress"],
                        "IPPrefixLen": net["IPPrefixLen"], "IPv6Gateway": "", "GlobalIPv6Address": "",
@@ -312,10 +316,12 @@ def port_lines(name_or_id: str, private: str = None) -> list:
 
 
 # %% notebooks/06b_networking.ipynb cell 62233ccd
-def connect(container: str, network_name: str, aliases=()):
+def connect(container: str, network_name: str, aliases=(), ip: str = None):
     """`network connect`: plug a running container into one more network (eth1, eth2, ...)."""
     with store.locked():
         endpoint, network = find_endpoint(container), store.find(network_name)
+        if ip:
+            store.check_address(network, ip)
         if endpoint["Mode"] not in ("bridge", "user"):
             raise NetworkError("container sharing network namespace with another container or host "
                                "cannot be connected to any other network")
@@ -324,7 +330,7 @@ def connect(container: str, network_name: str, aliases=()):
         if network["Name"] != store.DEFAULT_NETWORK:
             endpoint["Mode"] = "user"
         try:
-            _connect_locked(endpoint, network, aliases)
+            _connect_locked(endpoint, network, aliases, wanted=ip)
         except BaseException:
             made = endpoint["Networks"].pop(network["Name"], None)
             if made:

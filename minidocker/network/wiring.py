@@ -31,13 +31,15 @@ def check(options: NetworkOptions) -> dict:
     if mode == "container" and (bindings or options.hostname or not target):
         what = "port publishing" if bindings else "hostname" if options.hostname else "container"
         raise NetworkError(f"conflicting options: {what} and the container type network mode")
-    user = mode not in ("none", "host", "container", store.DEFAULT_NETWORK) and \
-        store.find(options.network)["Name"] != store.DEFAULT_NETWORK
+    network = store.find(options.network) if mode not in ("none", "host", "container", store.DEFAULT_NETWORK) else None
+    user = network is not None and network["Name"] != store.DEFAULT_NETWORK
     if options.aliases and not user:
         raise NetworkError("network-scoped alias is supported only for containers in user defined networks")
+    if options.ip:
+        store.check_address(network, options.ip)
     return {"NetworkMode": options.network, "PortBindings": bindings, "PublishAllPorts": options.publish_all,
             "Dns": list(options.dns), "ExtraHosts": list(options.add_hosts), "Expose": exposed,
-            "Aliases": list(options.aliases)}
+            "Aliases": list(options.aliases), "IP": options.ip}
 
 
 # %% notebooks/06b_networking.ipynb cell 5ba30231
@@ -45,7 +47,7 @@ def extra(options: NetworkOptions):
     """An edit of a new container's record (chapter 6's extras): the checked flags, and the ports
     the container exposes (the image's ExposedPorts, --expose, -p) in Config.ExposedPorts."""
     fields = check(options)
-    aliases, expose = fields.pop("Aliases"), fields.pop("Expose")
+    aliases, expose, ip = fields.pop("Aliases"), fields.pop("Expose"), fields.pop("IP")
 
     def apply(spec: dict, record: dict):
         from minidocker.image.store import Store
@@ -53,8 +55,9 @@ def extra(options: NetworkOptions):
         keys = [*(image.get("ExposedPorts") or {}), *expose, *fields["PortBindings"]]
         record["Config"]["ExposedPorts"] = {key: {} for key in keys} or None
         record["HostConfig"].update(fields)
-        if aliases:
-            record["NetworkingConfig"] = {"EndpointsConfig": {options.network: {"Aliases": aliases}}}
+        if aliases or ip:
+            record["NetworkingConfig"] = {"EndpointsConfig": {options.network: {
+                "Aliases": aliases, "IPAMConfig": {"IPv4Address": ip} if ip else None}}}
     return apply
 
 
@@ -68,7 +71,8 @@ def options_of(record: dict) -> NetworkOptions:
     return NetworkOptions(network=host["NetworkMode"], publish=publish, publish_all=bool(host.get("PublishAllPorts")),
                           exposed=list(config.get("ExposedPorts") or {}), add_hosts=host.get("ExtraHosts") or [],
                           hostname=None if hostname == record["ID"][:12] else hostname, dns=host.get("Dns") or [],
-                          aliases=[a for e in endpoints.values() for a in e.get("Aliases") or []])
+                          aliases=[a for e in endpoints.values() for a in e.get("Aliases") or []],
+                          ip=next(((e.get("IPAMConfig") or {}).get("IPv4Address") for e in endpoints.values()), None))
 
 
 # %% notebooks/06b_networking.ipynb cell 56aa56ed
