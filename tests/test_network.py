@@ -416,6 +416,77 @@ def test_embedded_dns_forwards_other_names_from_the_hosts_namespace(lab_env):
     in_lab(scenario)
 
 
+def truncating_resolver(netns, address: str, answers: list) -> int:
+    """A DNS server of "the internet" (the namespace at `netns`): over UDP it answers truncated (the
+    TC bit, no records), over TCP in full, with `answers` for any name."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            import select
+            from dnslib import QTYPE, RR, A, DNSRecord
+            from minidocker.network import dns, links
+            links.enter(netns)
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind((address, 53))
+            tcp = socket.create_server((address, 53))
+            while True:
+                ready, _, _ = select.select([udp, tcp], [], [])
+                if udp in ready:
+                    query, peer = udp.recvfrom(4096)
+                    reply = DNSRecord.parse(query).reply()
+                    reply.header.tc = 1
+                    udp.sendto(reply.pack(), peer)
+                if tcp in ready:
+                    conn, _ = tcp.accept()
+                    with conn:
+                        request = DNSRecord.parse(dns.read_message(conn))
+                        reply = request.reply()
+                        for answer in answers:
+                            reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(answer), ttl=60))
+                        data = reply.pack()
+                        conn.sendall(len(data).to_bytes(2, "big") + data)
+        finally:
+            os._exit(0)
+    time.sleep(0.3)
+    return pid
+
+
+def ask_over_tcp(name: str, expected: list):
+    """In a container's namespace: ask 127.0.0.11 over TCP, as a resolver does after a truncation."""
+    from dnslib import DNSRecord
+    from minidocker.network import dns
+    query = DNSRecord.question(name).pack()
+    with socket.create_connection(("127.0.0.11", 53), timeout=5) as conn:
+        conn.sendall(len(query).to_bytes(2, "big") + query)
+        got = sorted(str(rr.rdata) for rr in DNSRecord.parse(dns.read_message(conn)).rr)
+    assert got == sorted(expected), (name, got)
+
+
+def test_embedded_dns_answers_over_tcp_and_retries_a_truncated_upstream_over_tcp(lab_env):
+    directory, rootfs = lab_env
+
+    def scenario():
+        from minidocker import network
+        from minidocker.network import lab, networks
+        internet = side_netns(directory, "dnsup", "up0", "198.51.100.1", "198.51.100.53")
+        answers = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+        resolver = truncating_resolver(internet, "198.51.100.53", answers)
+        try:
+            networks.create("app", "10.52.0.0/24")
+            c = network.attach("c" * 64, "asker", network.NetworkOptions(network="app", dns=["198.51.100.53"]))
+            bundle = lab.container_bundle(rootfs, directory / "b", "asker", ["nslookup", "big.example.test"], c)
+            ran = lab.runtime(directory, "run", "--bundle", str(bundle), "asker")
+            assert all(a in ran.stdout for a in answers), ran.stdout + ran.stderr     # UDP in, TCP upstream
+            lab.run_in(ask_over_tcp, "big.example.test", answers, netns=c.netns)     # TCP in, TCP upstream
+            lab.run_in(ask_over_tcp, "asker", [c.settings["Networks"]["app"]["IPAddress"]], netns=c.netns)
+            network.detach("c" * 64)
+            networks.remove("app")
+        finally:
+            stop_servers(resolver)
+        nothing_left()
+    in_lab(scenario)
+
+
 # The command line: `run`, `create`, `start`, `ps`, `inspect`, `port`, `rm` with the network wired
 # in, each scenario in a lab host of its own (the CLI inherits the lab's namespace).
 
