@@ -395,21 +395,33 @@ def upstream_resolver(address: str, answer: str) -> int:
     return pid
 
 
+def nslookup_on_a_user_network(directory, rootfs, subnet: str, server: str, name: str, then=None):
+    """A container "asker" on a user network "app" whose DNS forwards to `server` looks `name` up;
+    then(its netns, its address) while it is there; (what nslookup printed, its attachment)."""
+    from minidocker import network
+    from minidocker.network import lab, networks
+    networks.create("app", subnet)
+    c = network.attach("c" * 64, "asker", network.NetworkOptions(network="app", dns=[server]))
+    try:
+        bundle = lab.container_bundle(rootfs, directory / "b", "asker", ["nslookup", name], c)
+        ran = lab.runtime(directory, "run", "--bundle", str(bundle), "asker")
+        if then:
+            then(c.netns, c.settings["Networks"]["app"]["IPAddress"])
+        return ran.stdout + ran.stderr, c
+    finally:
+        network.detach("c" * 64)
+        networks.remove("app")
+
+
 def test_embedded_dns_forwards_other_names_from_the_hosts_namespace(lab_env):
     directory, rootfs = lab_env
 
     def scenario():
-        from minidocker import network
-        from minidocker.network import lab, networks
         resolver = upstream_resolver("127.0.0.1", "192.0.2.99")    # on the host's loopback: unreachable
         try:                                                         # from the container, but not from
-            networks.create("app", "10.50.0.0/24")                   # a socket born in the host's netns
-            c = network.attach("c" * 64, "asker", network.NetworkOptions(network="app", dns=["127.0.0.1"]))
-            bundle = lab.container_bundle(rootfs, directory / "b", "asker", ["nslookup", "example.test"], c)
-            ran = lab.runtime(directory, "run", "--bundle", str(bundle), "asker")
-            assert "192.0.2.99" in ran.stdout, ran.stdout + ran.stderr
-            network.detach("c" * 64)
-            networks.remove("app")
+            printed, _ = nslookup_on_a_user_network(directory, rootfs,  # a socket born in the host's netns
+                                                    "10.50.0.0/24", "127.0.0.1", "example.test")
+            assert "192.0.2.99" in printed, printed
         finally:
             stop_servers(resolver)
         nothing_left()
@@ -466,21 +478,18 @@ def test_embedded_dns_answers_over_tcp_and_retries_a_truncated_upstream_over_tcp
     directory, rootfs = lab_env
 
     def scenario():
-        from minidocker import network
-        from minidocker.network import lab, networks
+        from minidocker.network import lab
         internet = side_netns(directory, "dnsup", "up0", "198.51.100.1", "198.51.100.53")
         answers = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
         resolver = truncating_resolver(internet, "198.51.100.53", answers)
+
+        def over_tcp_too(netns, address):
+            lab.run_in(ask_over_tcp, "big.example.test", answers, netns=netns)   # TCP in, TCP upstream
+            lab.run_in(ask_over_tcp, "asker", [address], netns=netns)           # a peer's name over TCP
         try:
-            networks.create("app", "10.52.0.0/24")
-            c = network.attach("c" * 64, "asker", network.NetworkOptions(network="app", dns=["198.51.100.53"]))
-            bundle = lab.container_bundle(rootfs, directory / "b", "asker", ["nslookup", "big.example.test"], c)
-            ran = lab.runtime(directory, "run", "--bundle", str(bundle), "asker")
-            assert all(a in ran.stdout for a in answers), ran.stdout + ran.stderr     # UDP in, TCP upstream
-            lab.run_in(ask_over_tcp, "big.example.test", answers, netns=c.netns)     # TCP in, TCP upstream
-            lab.run_in(ask_over_tcp, "asker", [c.settings["Networks"]["app"]["IPAddress"]], netns=c.netns)
-            network.detach("c" * 64)
-            networks.remove("app")
+            printed, _ = nslookup_on_a_user_network(directory, rootfs, "10.52.0.0/24", "198.51.100.53",
+                                                    "big.example.test", then=over_tcp_too)
+            assert all(a in printed for a in answers), printed                 # UDP in, TCP upstream
         finally:
             stop_servers(resolver)
         nothing_left()
