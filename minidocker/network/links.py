@@ -122,8 +122,16 @@ def index(ipr, name: str):
 
 # %% notebooks/06b_networking.ipynb cell 5995986c
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x100, 0x200, 0x400
-RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, NLMSG_ERROR, IFF_UP = 16, 20, 24, 2, 0x1
-KINDS = {RTM_NEWLINK: "ifinfmsg", RTM_NEWADDR: "ifaddrmsg", RTM_NEWROUTE: "rtmsg"}
+RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_NEWROUTE, NLMSG_ERROR, IFF_UP = 16, 17, 20, 24, 2, 0x1
+KINDS = {RTM_NEWLINK: "ifinfmsg", RTM_DELLINK: "ifinfmsg", RTM_NEWADDR: "ifaddrmsg", RTM_NEWROUTE: "rtmsg"}
+
+
+class NetlinkRefused(MinidockerError):
+    """The kernel refused a request; `code` is its errno."""
+
+    def __init__(self, request, code: int):
+        super().__init__(f"netlink refused {request}: {os.strerror(code)}")
+        self.code = code
 
 
 def message_classes() -> dict:
@@ -172,7 +180,7 @@ def batch(*requests):
                 offset += (length + 3) & ~3
     if refused:
         number = min(refused)
-        raise MinidockerError(f"netlink refused {requests[number - 1][3][:1]}: {os.strerror(refused[number])}")
+        raise NetlinkRefused(requests[number - 1][3][:1], refused[number])
 
 
 # %% notebooks/06b_networking.ipynb cell 2dde1f58
@@ -237,20 +245,18 @@ def inside(netns, function):
 
 def remove_link(name: str):
     """Delete a link of this namespace (a veth's peer goes with it); gone already is fine."""
-    with netlink() as ipr:
-        found = index(ipr, name)
-        if found is not None:
-            try:
-                ipr.link("del", index=found)
-            except Exception as error:             # pyroute2's NetlinkError: ENODEV, gone meanwhile
-                if getattr(error, "code", None) != errno.ENODEV:
-                    raise
+    try:
+        batch((RTM_DELLINK, 0, {}, [("IFLA_IFNAME", name)]))
+    except NetlinkRefused as error:
+        if error.code != errno.ENODEV:
+            raise
 
 
-def vanished(name: str, timeout: float = 0.05) -> bool:
+def vanished(name: str, timeout: float = 0.5) -> bool:
     """Wait until this namespace has no link `name`: a veth whose other end was in a namespace
     the kernel has just freed goes with it, in the kernel's background work, usually within a
-    millisecond. False if it is still there after `timeout` (the namespace is held elsewhere)."""
+    millisecond (longer on a busy machine). False if it is still there after `timeout` (the
+    namespace is held elsewhere: a container whose CLI was killed)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
