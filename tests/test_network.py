@@ -257,7 +257,10 @@ def test_a_killed_owner_leaves_nothing_after_prune(lab_env, minidocker):
         owner.kill()
         owner.wait()
         assert store.endpoints()            # what the killed command made is still there...
-        assert minidocker("network", "prune", "-f").stdout == "Deleted Networks:\nfront\n"
+        kept = minidocker("network", "prune", input="n\n")             # Docker's question, answered no
+        assert kept.stdout == ("WARNING! This will remove all custom networks not used by at least one container.\n"
+                               "Are you sure you want to continue? [y/N] ") and kept.returncode == 0
+        assert minidocker("network", "prune", input="y\n").stdout.endswith("[y/N] Deleted Networks:\nfront\n\n")
         nothing_left()                      # ...until the reconcile of prune
         from minidocker.network import links
         assert [link["name"] for link in links.describe()] == ["lo"]

@@ -36,10 +36,17 @@ def _rm(args):
 
 
 def _prune(args):
+    """Docker's words: the warning and its question unless -f, then the names and a blank line."""
     from minidocker.network import networks
+    if not args.force:
+        sys.stdout.write("WARNING! This will remove all custom networks not used by at least one container.\n"
+                         "Are you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
     removed = networks.prune()
     if removed:
-        print("Deleted Networks:\n" + "".join(f"{name}\n" for name in removed), end="")
+        print("Deleted Networks:\n" + "".join(f"{name}\n" for name in removed))
 
 
 # %% notebooks/06b_networking.ipynb cell 95b8dc94
