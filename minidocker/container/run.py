@@ -165,16 +165,19 @@ def run(image: str, options: RunOptions, extras=(), early=None) -> int:
             raise
         finally:
             state.update(Running=False, FinishedAt=_record.now())
-            layer.unmount_rootfs(directory)
-            if options.remove:
-                discard(record)
-                from minidocker.container.listing import collect_if_orphaned
-                collect_if_orphaned(record)      # its image was `rmi -f`ed while it ran: the layers go now
-            else:
-                _record.save(record)
             if early:
                 early.wait()                     # all the child made is on record: detach finds it
-            network.detach(record["ID"])         # last: whatever it says, the container is put away
+            try:                                 # chapter 6b: the kernel frees the veths meanwhile
+                freeing = network.detach(record["ID"], wait=False)
+            finally:                             # whatever it says, the container is put away
+                layer.unmount_rootfs(directory)
+                if options.remove:
+                    discard(record)
+                    from minidocker.container.listing import collect_if_orphaned
+                    collect_if_orphaned(record)  # its image was `rmi -f`ed while it ran: the layers go now
+                else:
+                    _record.save(record)
+            network.settle(freeing)
 
 
 # %% notebooks/06_containers.ipynb cell a3c0e102

@@ -111,7 +111,7 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
             store.write_json(store.endpoint_path(container_id), endpoint)
             _render()
         except BaseException:
-            _teardown(endpoint)
+            settle(_teardown(endpoint))
             _render()
             raise
         return attachment(endpoint)
@@ -189,13 +189,28 @@ def _join(container_id: str, name: str, target: str, owner_pid) -> dict:
 
 
 # %% notebooks/06b_networking.ipynb cell aad869a6
-def detach(container_id: str):
-    """Unmake a container's sandbox: DNS server, veths, namespace, lease, its rules. Idempotent."""
+def detach(container_id: str, wait: bool = True) -> list:
+    """Unmake a container's sandbox: DNS server, veths, namespace, lease, its rules. Idempotent.
+    With wait=False, the names of the veths the kernel is still freeing are returned, for the
+    caller to settle() once it has done its own work meanwhile."""
+    freeing = []
     with store.locked():
         endpoint = next((ep for ep in store.endpoints() if ep["ContainerID"] == container_id), None)
         if endpoint:
-            _teardown(endpoint)
+            freeing = _teardown(endpoint)
             _render()
+    if wait:
+        settle(freeing)
+        return []
+    return freeing
+
+
+def settle(freeing: list):
+    """Wait until the kernel has freed these veths with their namespace; delete any still there
+    (something holds the namespace: a container whose CLI was killed)."""
+    for name in freeing:
+        if not links.vanished(name):
+            links.remove_link(name)
 
 
 def claim(container_id: str, pid: int):
@@ -207,16 +222,17 @@ def claim(container_id: str, pid: int):
         store.write_json(store.endpoint_path(endpoint["ContainerID"]), endpoint)
 
 
-def _teardown(endpoint: dict):
-    """Remove what an endpoint record says was made; whatever is already gone is fine."""
+def _teardown(endpoint: dict) -> list:
+    """Remove what an endpoint record says was made; whatever is already gone is fine. Returns the
+    veths the kernel is freeing along with the namespace, in its background work (see settle)."""
     if _alive(endpoint.get("DNS")):
         os.kill(endpoint["DNS"]["pid"], signal.SIGKILL)
+    freeing = []
     if endpoint["Mode"] in ("bridge", "user"):
         links.remove_netns(netns_path(endpoint["ContainerID"]))  # freed, it takes its veth pairs along
-        for net in endpoint["Networks"].values():
-            if not links.vanished(net["Link"]):      # something still holds the namespace (a container
-                links.remove_link(net["Link"])       # whose CLI was killed): delete the veth ourselves
+        freeing = [net["Link"] for net in endpoint["Networks"].values()]
     store.endpoint_path(endpoint["ContainerID"]).unlink(missing_ok=True)
+    return freeing
 
 
 def reconcile():
@@ -235,7 +251,7 @@ def _reconcile_locked():
         if _alive(endpoint["Owner"]):
             live.append(endpoint)
         else:
-            _teardown(endpoint)
+            settle(_teardown(endpoint))
     owned = {ep["ContainerID"] for ep in live if ep["Mode"] in ("bridge", "user")}
     directory = paths.run_root() / "netns"
     for path in directory.glob("*") if directory.exists() else ():

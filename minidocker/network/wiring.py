@@ -11,7 +11,7 @@ import json
 
 from minidocker.container import record as _record
 from minidocker.network import names, ports, sandbox, store
-from minidocker.network.sandbox import NetworkOptions, detach  # noqa: F401 (the callers' one import)
+from minidocker.network.sandbox import NetworkOptions, detach, settle  # noqa: F401 (the callers' one import)
 from minidocker.network.store import NetworkError
 
 FILES = ("hosts", "hostname", "resolv.conf")          # the bundle's copies, bind-mounted on /etc
