@@ -54,16 +54,16 @@ def spawn_supervisor(container_id: str, mode: str):
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 2edb2e7d
-def create(image: str, options, extras=None, start=False) -> dict:
+def create(image: str, options, extras=None) -> dict:
     """Docker's create: the record, rootfs and bundle (container.run.create), then `extras` —
     functions (spec, record) -> None that add volumes, a restart policy, an init — and a
-    supervisor holding the created container until `start` (or starting it: `run -d`)."""
+    supervisor holding the created container until `start` (`run -d` starts it next)."""
     from minidocker.container.run import create as create_bundle   # the image store: only create needs it
     record = create_bundle(image, options)
     try:
         if extras:
             edit_bundle(record, extras)
-        spawn_supervisor(record["ID"], "start" if start else "create")
+        spawn_supervisor(record["ID"], "create")
     except BaseException:
         remove_record(record)
         raise
