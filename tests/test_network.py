@@ -678,6 +678,11 @@ def test_cli_a_start_that_fails_leaves_the_container_created_as_docker_does(lab_
         assert our_veths() == [] and inspect(docker, "late", ".NetworkSettings.IPAddress") == ""
         from minidocker.network import store
         assert store.endpoints() == []                           # no lease, no port kept
+        result = docker("run", "--name", "fg", "-p", "8084:80", "busybox", "true")   # the foreground run's child
+        assert (result.returncode, result.stderr) == (
+            125, "minidocker: failed to bind host port for 0.0.0.0:8084/tcp: address already in use\n"), result
+        assert inspect(docker, "fg", ".State.Status") == "created" and our_veths() == [] and store.endpoints() == []
+        ok(docker("rm", "fg"))
         blocker.close()
         ok(docker("start", "late"))
         assert inspect(docker, "late", ".State.Status") == "running" and len(our_veths()) == 1
