@@ -258,7 +258,10 @@ def test_a_killed_owner_leaves_nothing_after_prune(lab_env, minidocker):
         owner.kill()
         owner.wait()
         assert store.endpoints()            # what the killed command made is still there...
-        assert minidocker("network", "prune", "-f").stdout == "Deleted Networks:\nfront\n\n"      # the blank line is Docker's
+        kept = minidocker("network", "prune", input="n\n")             # Docker's question, answered no
+        assert kept.stdout == ("WARNING! This will remove all custom networks not used by at least one container.\n"
+                               "Are you sure you want to continue? [y/N] ") and kept.returncode == 0
+        assert minidocker("network", "prune", input="y\n").stdout.endswith("[y/N] Deleted Networks:\nfront\n\n")
         nothing_left()                      # ...until the reconcile of prune
         from minidocker.network import links
         assert [link["name"] for link in links.describe()] == ["lo"]
@@ -397,21 +400,101 @@ def upstream_resolver(address: str, answer: str) -> int:
     return pid
 
 
+def nslookup_on_a_user_network(directory, rootfs, subnet: str, server: str, name: str, then=None):
+    """A container "asker" on a user network "app" whose DNS forwards to `server` looks `name` up;
+    then(its netns, its address) while it is there; (what nslookup printed, its attachment)."""
+    from minidocker import network
+    from minidocker.network import lab, networks
+    networks.create("app", subnet)
+    c = network.attach("c" * 64, "asker", network.NetworkOptions(network="app", dns=[server]))
+    try:
+        bundle = lab.container_bundle(rootfs, directory / "b", "asker", ["nslookup", name], c)
+        ran = lab.runtime(directory, "run", "--bundle", str(bundle), "asker")
+        if then:
+            then(c.netns, c.settings["Networks"]["app"]["IPAddress"])
+        return ran.stdout + ran.stderr, c
+    finally:
+        network.detach("c" * 64)
+        networks.remove("app")
+
+
 def test_embedded_dns_forwards_other_names_from_the_hosts_namespace(lab_env):
     directory, rootfs = lab_env
 
     def scenario():
-        from minidocker import network
-        from minidocker.network import lab, networks
         resolver = upstream_resolver("127.0.0.1", "192.0.2.99")    # on the host's loopback: unreachable
         try:                                                         # from the container, but not from
-            networks.create("app", "10.50.0.0/24")                   # a socket born in the host's netns
-            c = network.attach("c" * 64, "asker", network.NetworkOptions(network="app", dns=["127.0.0.1"]))
-            bundle = lab.container_bundle(rootfs, directory / "b", "asker", ["nslookup", "example.test"], c)
-            ran = lab.runtime(directory, "run", "--bundle", str(bundle), "asker")
-            assert "192.0.2.99" in ran.stdout, ran.stdout + ran.stderr
-            network.detach("c" * 64)
-            networks.remove("app")
+            printed, _ = nslookup_on_a_user_network(directory, rootfs,  # a socket born in the host's netns
+                                                    "10.50.0.0/24", "127.0.0.1", "example.test")
+            assert "192.0.2.99" in printed, printed
+        finally:
+            stop_servers(resolver)
+        nothing_left()
+    in_lab(scenario)
+
+
+def truncating_resolver(netns, address: str, answers: list) -> int:
+    """A DNS server of "the internet" (the namespace at `netns`): over UDP it answers truncated (the
+    TC bit, no records), over TCP in full, with `answers` for any name."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            import select
+            from dnslib import QTYPE, RR, A, DNSRecord
+            from minidocker.network import dns, links
+            links.enter(netns)
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind((address, 53))
+            tcp = socket.create_server((address, 53))
+            while True:
+                ready, _, _ = select.select([udp, tcp], [], [])
+                if udp in ready:
+                    query, peer = udp.recvfrom(4096)
+                    reply = DNSRecord.parse(query).reply()
+                    reply.header.tc = 1
+                    udp.sendto(reply.pack(), peer)
+                if tcp in ready:
+                    conn, _ = tcp.accept()
+                    with conn:
+                        request = DNSRecord.parse(dns.read_message(conn))
+                        reply = request.reply()
+                        for answer in answers:
+                            reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(answer), ttl=60))
+                        data = reply.pack()
+                        conn.sendall(len(data).to_bytes(2, "big") + data)
+        finally:
+            os._exit(0)
+    time.sleep(0.3)
+    return pid
+
+
+def ask_over_tcp(name: str, expected: list):
+    """In a container's namespace: ask 127.0.0.11 over TCP, as a resolver does after a truncation."""
+    from dnslib import DNSRecord
+    from minidocker.network import dns
+    query = DNSRecord.question(name).pack()
+    with socket.create_connection(("127.0.0.11", 53), timeout=5) as conn:
+        conn.sendall(len(query).to_bytes(2, "big") + query)
+        got = sorted(str(rr.rdata) for rr in DNSRecord.parse(dns.read_message(conn)).rr)
+    assert got == sorted(expected), (name, got)
+
+
+def test_embedded_dns_answers_over_tcp_and_retries_a_truncated_upstream_over_tcp(lab_env):
+    directory, rootfs = lab_env
+
+    def scenario():
+        from minidocker.network import lab
+        internet = side_netns(directory, "dnsup", "up0", "198.51.100.1", "198.51.100.53")
+        answers = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+        resolver = truncating_resolver(internet, "198.51.100.53", answers)
+
+        def over_tcp_too(netns, address):
+            lab.run_in(ask_over_tcp, "big.example.test", answers, netns=netns)   # TCP in, TCP upstream
+            lab.run_in(ask_over_tcp, "asker", [address], netns=netns)           # a peer's name over TCP
+        try:
+            printed, _ = nslookup_on_a_user_network(directory, rootfs, "10.52.0.0/24", "198.51.100.53",
+                                                    "big.example.test", then=over_tcp_too)
+            assert all(a in printed for a in answers), printed                 # UDP in, TCP upstream
         finally:
             stop_servers(resolver)
         nothing_left()
@@ -559,8 +642,11 @@ def test_cli_create_start_stop_restart_policy_attach_each_run(lab_env, docker):
     def scenario():
         ok(docker("create", "--name", "web", "-p", "8083:80", "--hostname", "www", "--add-host", "db:10.1.2.3",
                   "--dns", "192.0.2.53", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"))
-        assert inspect(docker, "web", ".HostConfig.NetworkMode") == "bridge" and our_veths() != []
+        assert inspect(docker, "web", ".HostConfig.NetworkMode") == "bridge"
+        assert our_veths() == [] and inspect(docker, "web", ".NetworkSettings.IPAddress") == ""   # not at create
+        assert "8083" not in ok(docker("ps", "-a"))                    # no PORTS while created
         ok(docker("start", "web"))
+        assert len(our_veths()) == 1 and inspect(docker, "web", ".NetworkSettings.IPAddress") == "172.17.0.2"
         for name, text in (("hostname", "www\n"), ("hosts", "10.1.2.3\tdb\n172.17.0.2\twww\n"),
                            ("resolv.conf", "nameserver 192.0.2.53\n")):
             got = http_get(f"http://127.0.0.1:8083/{name}")
@@ -575,6 +661,37 @@ def test_cli_create_start_stop_restart_policy_attach_each_run(lab_env, docker):
         assert ok(docker("wait", "flaky")) == "3\n"
         assert ok(docker("logs", "flaky")).split() == ["1", "1", "1"]      # every run had its eth0
         ok(docker("rm", "flaky"))
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_cli_a_start_that_fails_leaves_the_container_created_as_docker_does(lab_env, docker):
+    """Docker allocates the address and ports at start: `run -d` whose port is taken prints one
+    line, exits 125, and leaves the container Created with nothing allocated; a later start works."""
+    def scenario():
+        blocker = socket.socket()
+        blocker.bind(("0.0.0.0", 8084))
+        result = docker("run", "-d", "--name", "late", "-p", "8084:80", "busybox", "httpd", "-f", "-p", "80",
+                        "-h", "/etc")
+        assert (result.returncode, result.stderr) == (
+            125, "minidocker: failed to bind host port for 0.0.0.0:8084/tcp: address already in use\n"), result
+        assert inspect(docker, "late", ".State.Status") == "created"
+        assert "address already in use" in inspect(docker, "late", ".State.Error")
+        assert our_veths() == [] and inspect(docker, "late", ".NetworkSettings.IPAddress") == ""
+        from minidocker.network import store
+        assert store.endpoints() == []                           # no lease, no port kept
+        result = docker("run", "--name", "fg", "-p", "8084:80", "busybox", "true")   # the foreground run's child
+        assert (result.returncode, result.stderr) == (
+            125, "minidocker: failed to bind host port for 0.0.0.0:8084/tcp: address already in use\n"), result
+        assert inspect(docker, "fg", ".State.Status") == "created" and our_veths() == [] and store.endpoints() == []
+        ok(docker("rm", "fg"))
+        blocker.close()
+        ok(docker("start", "late"))
+        assert inspect(docker, "late", ".State.Status") == "running" and len(our_veths()) == 1
+        assert "172.17.0.2\t" in http_get("http://127.0.0.1:8084/hosts")     # the port is the container's now
+        ok(docker("stop", "-t", "1", "late"))
+        assert our_veths() == [] and store.endpoints() == []        # released at stop
+        ok(docker("rm", "late"))
         nothing_left()
     in_lab(scenario)
 
@@ -729,5 +846,42 @@ def test_cli_network_verbs_show_what_docker_shows(lab_env, docker):
         assert ok(docker("network", "prune", "-f")) == "Deleted Networks:\nauto\n\n"
         ok(docker("rm", "-f", "member"))
         assert ok(docker("network", "rm", "fixed")) == "fixed\n"
+        nothing_left()
+    in_lab(scenario)
+
+
+def test_cli_ip_on_user_networks_with_their_subnet_as_docker_rules(lab_env, docker):
+    """--ip (run, create, network connect): Docker's rules and words, checked before anything is made."""
+    def scenario():
+        from minidocker.network import store
+        ok(docker("network", "create", "--subnet", "10.50.0.0/24", "fixed"))
+        ok(docker("network", "create", "auto"))
+        ok(docker("network", "create", "--subnet", "10.51.0.0/24", "other"))
+        for args, message in (
+                (["--ip", "10.50.0.9"], "user specified IP address is supported on user defined networks only"),
+                (["--network", "none", "--ip", "10.50.0.9"],
+                 "user specified IP address is supported on user defined networks only"),
+                (["--network", "auto", "--ip", "172.18.0.9"], "user specified IP address is supported only when "
+                                                              "connecting to networks with user configured subnets"),
+                (["--network", "fixed", "--ip", "10.99.0.1"], "no configured subnet contains IP address 10.99.0.1"),
+                (["--network", "fixed", "--ip", "nonsense"], "invalid IPv4 address: nonsense")):
+            result = docker("run", "--rm", *args, "busybox", "true")
+            assert (result.returncode, result.stderr) == (125, f"minidocker: {message}\n"), (args, result)
+        assert our_veths() == [] and store.endpoints() == []
+        ok(docker("run", "-d", "--name", "pinned", "--network", "fixed", "--ip", "10.50.0.9", "busybox", "sleep", "60"))
+        assert inspect(docker, "pinned", ".NetworkSettings.Networks.fixed.IPAddress") == "10.50.0.9"
+        assert inspect(docker, "pinned", ".NetworkSettings.Networks.fixed.IPAMConfig.IPv4Address") == "10.50.0.9"
+        assert "10.50.0.9" in ok(docker("exec", "pinned", "ip", "-o", "-4", "addr", "show", "eth0"))
+        result = docker("run", "--rm", "--network", "fixed", "--ip", "10.50.0.9", "busybox", "true")
+        assert (result.returncode, result.stderr) == (125, "minidocker: Address already in use\n"), result
+        assert len(our_veths()) == 1                                   # nothing half-made by the refusal
+        ok(docker("network", "connect", "--ip", "10.51.0.77", "other", "pinned"))
+        assert "10.51.0.77" in ok(docker("exec", "pinned", "ip", "-o", "-4", "addr", "show", "eth1"))
+        result = docker("network", "connect", "--ip", "10.50.0.3", "auto", "pinned")
+        assert (result.returncode, result.stderr) == (1, "minidocker: user specified IP address is supported only "
+                                                         "when connecting to networks with user configured subnets\n")
+        assert "_UserSubnet" not in ok(docker("network", "inspect", "fixed"))
+        ok(docker("rm", "-f", "pinned"))
+        ok(docker("run", "--rm", "--network", "fixed", "--ip", "10.50.0.9", "busybox", "true"))   # released
         nothing_left()
     in_lab(scenario)

@@ -56,6 +56,7 @@ def _rm(args):
 
 
 def _prune(args):
+    """Docker's words: the warning and its question unless -f, then the names and a blank line."""
     from minidocker.network import networks
     if not args.force:
         sys.stdout.write("WARNING! This will remove all custom networks not used by at least one container.\n"
@@ -71,7 +72,7 @@ def _prune(args):
 # %% notebooks/06b_networking.ipynb cell 95b8dc94
 def _connect(args):
     from minidocker.network import sandbox
-    sandbox.connect(args.container, args.network, args.alias)
+    sandbox.connect(args.container, args.network, args.alias, args.ip)
 
 
 def _disconnect(args):
@@ -124,6 +125,7 @@ def register(verbs):
         p.add_argument("container", metavar="CONTAINER")
         if name == "connect":
             p.add_argument("--alias", action="append", default=[], help="Add network-scoped alias for the container")
+            p.add_argument("--ip", help="IPv4 address (e.g., 172.30.100.104)")
         else:
             p.add_argument("-f", "--force", action="store_true", help="Force the container to disconnect")
         p.set_defaults(func=_exit_1(func))
@@ -142,6 +144,19 @@ def add_run_options(parser):
     option("--add-host", action="append", default=[], metavar="HOST:IP", help="add a line to /etc/hosts")
     option("--dns", action="append", default=[], metavar="IP", help="set a DNS server")
     option("--network-alias", action="append", default=[], metavar="ALIAS", help="add a network-scoped alias")
+    option("--ip", help="IPv4 address (e.g., 172.30.100.104) on a user-defined network")
+
+
+def early_sandbox(args):
+    """A foreground `run`'s sandbox, begun now by a child (network.early), or None where there is
+    nothing to hide: no bridge to make, -P (it needs the image's ports), -d (the supervisor makes it)."""
+    if args.detach or args.publish_all or args.network.partition(":")[0] in ("none", "host", "container"):
+        return None
+    from minidocker.runtime.namespaces import check_host
+    check_host()                        # not root: run's own one-line refusal, before anything is made
+    from minidocker.network.early import Early
+    return Early(dict(network=args.network, publish=args.publish, exposed=args.expose, hostname=args.hostname,
+                      add_hosts=args.add_host, dns=args.dns, aliases=args.network_alias, ip=args.ip), args.name or "")
 
 
 def run_extra(args):
@@ -149,4 +164,4 @@ def run_extra(args):
     from minidocker.network import wiring
     return wiring.extra(wiring.NetworkOptions(
         network=args.network, publish=args.publish, publish_all=args.publish_all, exposed=args.expose,
-        hostname=args.hostname, add_hosts=args.add_host, dns=args.dns, aliases=args.network_alias))
+        hostname=args.hostname, add_hosts=args.add_host, dns=args.dns, aliases=args.network_alias, ip=args.ip))

@@ -98,10 +98,21 @@ def run(args) -> int:
         raise UsageError('"minidocker run" requires at least 1 argument')
     if args.interactive and args.tty and not os.isatty(0) and not args.detach:
         raise UsageError("the input device is not a TTY")
+    from minidocker.cli.network import early_sandbox
+    early = early_sandbox(args)          # chapter 6b: a child makes the network meanwhile
+    try:
+        return _run(args, early)
+    finally:
+        if early:
+            early.finish()               # waits for it; what a failure left behind is unmade
+
+
+def _run(args, early) -> int:
     from minidocker.cli.create import lifecycle_extras
     from minidocker.container.run import pull_if_needed, run as run_container   # the engine (chapter 6)
     image, command = (None, args.command) if args.rootfs else (args.command[0], args.command[1:])
     options = container_options(args, command)
+    options.container_id = early.container_id if early else None
     extras = lifecycle_extras(args, options)
     if args.detach:                      # chapter 6, second part: a supervisor holds the container
         if args.rootfs:
@@ -114,4 +125,4 @@ def run(args) -> int:
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-    return run_container(image, options, extras)
+    return run_container(image, options, extras, early)

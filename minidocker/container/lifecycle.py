@@ -54,15 +54,15 @@ def spawn_supervisor(container_id: str, mode: str):
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 2edb2e7d
-def create(image: str, options, extras=None, start=False) -> dict:
+def create(image: str, options, extras=None) -> dict:
     """Docker's create: the record, rootfs and bundle (container.run.create) with `extras` —
     functions (spec, record) -> None that add volumes, a restart policy, an init, applied before
     the bundle and the record are written, so each is written once — and a supervisor holding the
-    created container until `start` (or starting it: `run -d`)."""
+    created container until `start` (`run -d` starts it next)."""
     from minidocker.container.run import create as create_bundle   # the image store: only create needs it
     record = create_bundle(image, options, extras or ())
     try:
-        spawn_supervisor(record["ID"], "start" if start else "create")
+        spawn_supervisor(record["ID"], "create")
     except BaseException:
         remove_record(record)
         raise
@@ -70,8 +70,17 @@ def create(image: str, options, extras=None, start=False) -> dict:
 
 
 def run_detached(image: str, options, extras=None) -> str:
-    """`run -d`: create and start, in one go; the container's full ID."""
-    return create(image, options, extras, start=True)["ID"]
+    """`run -d`: create, then start (as Docker's CLI asks its daemon); the container's full ID. A
+    start that fails (a port already allocated) leaves the container created, as Docker's does,
+    unless --rm."""
+    record = create(image, options, extras)
+    try:
+        prepare(record, "start")
+    except BaseException:
+        if record["HostConfig"].get("AutoRemove"):
+            remove_record(record)
+        raise
+    return record["ID"]
 
 
 # %% notebooks/06a_lifecycle.ipynb cell 4b36aa8f

@@ -85,7 +85,8 @@ def owner() -> dict:
 
 
 # %% notebooks/06_containers.ipynb cell 99eda038
-def create(image_id: str, image_name: str, config: dict, host_config: dict, name: str | None = None) -> dict:
+def create(image_id: str, image_name: str, config: dict, host_config: dict, name: str | None = None,
+           container_id: str | None = None) -> dict:
     """Make a container's directory and record; its name must be free (Docker's error otherwise).
     Call it under `store.lock()` with `image_id` resolved under that same lock (see above); the
     calling process is the record's owner, which `ps` checks while the runtime has no state yet.
@@ -101,7 +102,7 @@ def create(image_id: str, image_name: str, config: dict, host_config: dict, name
         elif name in taken:
             raise ContainerError(f'Conflict. The container name "/{name}" is already in use by container '
                                  f'"{taken[name]}". You have to remove (or rename) that container to be able to reuse that name.')
-        record = {"ID": os.urandom(32).hex(), "Name": f"/{name}", "Image": image_id, "Created": now(),
+        record = {"ID": container_id or os.urandom(32).hex(), "Name": f"/{name}", "Image": image_id, "Created": now(),
                   "Config": {**config, "Image": image_name}, "HostConfig": host_config,
                   "State": {"Status": "created", "Running": False, "Pid": 0, "ExitCode": 0,
                             "StartedAt": "", "FinishedAt": "", "Owner": owner()}}

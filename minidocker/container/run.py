@@ -24,7 +24,8 @@ RUN_DEFAULTS = dict(
     privileged=False, cap_add=[], cap_drop=[], security_opt=[], read_only=False,
     console_size=None,                # (rows, columns) of the CLI's terminal, with -t
     rootfs=None,                      # --rootfs: a directory instead of an image
-    pull="missing")                   # --pull always|missing|never (chapter 7 pulls)
+    pull="missing",                   # --pull always|missing|never (chapter 7 pulls)
+    container_id=None)                # chosen before create (by run's early network sandbox, chapter 6b)
 
 
 class RunOptions(SimpleNamespace):
@@ -82,7 +83,8 @@ def create(image: str, options: RunOptions, extras=()) -> dict:
         except ImageNotFound:
             raise ImageNotFound(f"Unable to find image '{familiar(image)}' locally") from None
         image_config = store.config(image_id).get("config") or {}
-        record = _record.create(image_id, image, container_config(image_config, options), host, options.name)
+        record = _record.create(image_id, image, container_config(image_config, options), host, options.name,
+                                options.container_id)
     directory = _record.directory(record)
     try:
         record["Config"]["Hostname"] = options.hostname or record["ID"][:12]
@@ -132,24 +134,40 @@ def starting(_spec: dict, record: dict):
     record["State"].update(Status="running", Running=True, StartedAt=_record.now())
 
 
-def run(image: str, options: RunOptions, extras=()) -> int:
-    """Docker's `run` in the foreground: the container's exit status, or a MinidockerError.
-    `extras` edit the new bundle and record (volumes, restart policy: chapter 6, second part)."""
+def create_and_start(forwarder, record: dict, early=None) -> int:
+    """The runtime's create and start, with chapter 6b's network: the early child's namespace is
+    joined at create and its links waited for just before the start; without it, the sandbox first."""
+    bundle = _record.directory(record) / "bundle"
+    if not early:
+        from minidocker.network import wiring
+        wiring.start(record)           # the sandbox, before the runtime makes the container
+        return forwarder.run(bundle)
+    early.ready()
+    try:
+        return forwarder.run(bundle, before_start=lambda: early.complete(record))
+    except MinidockerError:
+        early.join()                   # the child's own error first (a failure took its namespace away)
+        raise
+
+
+# %% notebooks/06_containers.ipynb cell f1aaa58e
+def run(image: str, options: RunOptions, extras=(), early=None) -> int:
+    """Docker's `run` in the foreground: the exit status, or a MinidockerError. `extras` edit the new
+    bundle and record (chapter 6, second part); `early`: chapter 6b's network child, begun at `run`'s start."""
     check_host()
     from minidocker.network import wiring as network
     if not options.rootfs:
         pull_if_needed(image, options.pull)
     with Forwarder(_record.runtime_root()) as forwarder:      # signals are ours before anything forks
-        extras = (*extras, starting)             # saved as running with its bundle: one write, not two
+        extras = (*extras, starting, *([early.extra] if early else []))   # saved as running: one write
         record = create_rootfs(options, extras) if options.rootfs else create(image, options, extras)
         forwarder.container_id = record["ID"]
         directory = _record.directory(record)
         state = record["State"]
         try:
-            network.start(record)          # chapter 6b: the sandbox, before the runtime makes the container
             from minidocker.container.logs import logged_output            # chapter 6, second part
             with logged_output(record, not options.remove and not options.tty):   # `logs` shows it too
-                status = forwarder.run(directory / "bundle")
+                status = create_and_start(forwarder, record, early)
             state.update(Status="exited", ExitCode=status)
             return status
         except MinidockerError as error:
@@ -157,14 +175,19 @@ def run(image: str, options: RunOptions, extras=()) -> int:
             raise
         finally:
             state.update(Running=False, FinishedAt=_record.now())
-            layer.unmount_rootfs(directory)
-            if options.remove:
-                discard(record)
-                from minidocker.container.listing import collect_if_orphaned
-                collect_if_orphaned(record)      # its image was `rmi -f`ed while it ran: the layers go now
-            else:
-                _record.save(record)
-            network.detach(record["ID"])         # last: whatever it says, the container is put away
+            if early:
+                early.wait()                     # all the child made is on record: detach finds it
+            try:                                 # chapter 6b: the kernel frees the veths meanwhile
+                freeing = network.detach(record["ID"], wait=False)
+            finally:                             # whatever it says, the container is put away
+                layer.unmount_rootfs(directory)
+                if options.remove:
+                    discard(record)
+                    from minidocker.container.listing import collect_if_orphaned
+                    collect_if_orphaned(record)  # its image was `rmi -f`ed while it ran: the layers go now
+                else:
+                    _record.save(record)
+            network.settle(freeing)
 
 
 # %% notebooks/06_containers.ipynb cell a3c0e102
@@ -180,7 +203,8 @@ def check_rootfs(directory) -> Path:
 def create_rootfs(options: RunOptions, extras=()) -> dict:
     """Record a container whose root is the directory `options.rootfs`, and write its bundle."""
     rootfs = check_rootfs(options.rootfs)
-    record = _record.create("", str(rootfs), container_config({}, options), host_config(options), options.name)
+    record = _record.create("", str(rootfs), container_config({}, options), host_config(options), options.name,
+                            options.container_id)
     try:
         record["Config"]["Hostname"] = options.hostname or record["ID"][:12]
         bundle = _record.directory(record) / "bundle"

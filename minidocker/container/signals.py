@@ -80,9 +80,9 @@ class Forwarder:
         self.phase = "done"
         install(self.previous)
 
-    def run(self, bundle) -> int:
+    def run(self, bundle, before_start=None) -> int:
         self.phase = "runtime"
         try:
-            return runtime.run(self.root, self.container_id, bundle)
+            return runtime.run(self.root, self.container_id, bundle, before_start=before_start)
         finally:
             self.phase = "done"

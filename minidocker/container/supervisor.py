@@ -28,13 +28,16 @@ def search_path() -> str:
 def start(container_id: str, pid=None):
     """Release a created container: the record says running first, so that its exit, however
     quick, is recorded after (by the supervisor), never overwritten."""
+    from minidocker.network import wiring       # chapter 6b: the address and ports, at start as Docker's
     root = _record.runtime_root()
     pid = int(pid or runtime_state.load(root, container_id).pid)
-    _status.update(container_id, Status="running", Running=True, Paused=False, Restarting=False, Pid=pid,
-                   StartedAt=_record.now(), Error="")
     try:
+        wiring.plug(_status.load(container_id), pid, owner_pid=supervisor_pid(container_id))
+        _status.update(container_id, Status="running", Running=True, Paused=False, Restarting=False, Pid=pid,
+                       StartedAt=_record.now(), Error="")
         runtime.start(root, container_id)
     except MinidockerError as error:
+        wiring.unplug(_status.load(container_id))     # a start that failed releases them (Docker's Cleanup)
         _status.update(container_id, Status="created", Running=False, Pid=0, Error=str(error))
         raise
 
@@ -52,7 +55,7 @@ def launch(container_id: str, mode: str, *theirs) -> list:
                 os.dup2(fd, target)            # no -i: the container's stdin is /dev/null
         root, bundle = _record.runtime_root(), _record.containers_dir() / container_id / "bundle"
         from minidocker.network import wiring   # chapter 6b: the sandbox first (imported only here)
-        wiring.start(_status.load(container_id), owner_pid=supervisor_pid(container_id))
+        wiring.prepare(_status.load(container_id), owner_pid=supervisor_pid(container_id))
         try:
             pid = runtime.create(root, container_id, bundle, console_fd=fds[0] if tty else -1).pid
         except BaseException:

@@ -16,6 +16,7 @@ import socket
 from minidocker.network import links, store
 
 PORT = 53
+TRUNCATED = 0x02                     # the TC bit, in the third byte of a DNS message
 
 
 def table(container_id: str) -> dict:
@@ -60,22 +61,27 @@ def _failure(request, rcode) -> bytes:
 
 
 def forwarder(upstream: list):
-    """A function that asks the upstream servers from a socket made here, in the host's namespace."""
+    """A function that asks the upstream servers from a socket made here, in the host's namespace.
+    An answer too big for UDP comes truncated (the TC bit): it is asked again over TCP, as Docker's
+    resolver does, on a connection made in this same namespace (`home`, kept open for it)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.settimeout(2)
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
 
     def forward(query: bytes):
         for server in upstream:
             try:
                 sock.sendto(query, (server, PORT))
-                while True:
+                reply = b""
+                while reply[:2] != query[:2]:           # the same transaction id
                     reply, _ = sock.recvfrom(65535)
-                    if reply[:2] == query[:2]:         # the same transaction id
-                        return reply
-            except OSError:
+                if reply[2] & TRUNCATED:
+                    return over_tcp(query, server, home)
+                return reply
+            except OSError:                             # no answer (or none over TCP): the next server
                 continue
         return None
-    forward.socket = sock
+    forward.socket, forward.home = sock, home
     return forward
 
 
@@ -103,14 +109,30 @@ def answer_tcp(listener, container_id: str, forward):
     conn, _ = listener.accept()
     with conn:
         conn.settimeout(2)
-        data = b""
-        while len(data) < 2 or len(data) < 2 + int.from_bytes(data[:2], "big"):
-            chunk = conn.recv(65535)
-            if not chunk:
-                return
-            data += chunk
-        reply = answer(data[2:2 + int.from_bytes(data[:2], "big")], container_id, forward)
-        conn.sendall(len(reply).to_bytes(2, "big") + reply)
+        query = read_message(conn)
+        if query:
+            reply = answer(query, container_id, forward)
+            conn.sendall(len(reply).to_bytes(2, "big") + reply)
+
+
+def over_tcp(query: bytes, server: str, home: int) -> bytes:
+    """Ask `server` over TCP from the namespace of the descriptor `home` (the host's)."""
+    conn = links.inside(f"/proc/self/fd/{home}", lambda: socket.create_connection((server, PORT), timeout=2))
+    with conn:
+        conn.sendall(len(query).to_bytes(2, "big") + query)
+        return read_message(conn)
+
+
+# %% notebooks/06b_networking.ipynb cell 73e362f7
+def read_message(conn) -> bytes:
+    """One DNS message from a TCP connection: its 2-byte length, then itself (None: closed first)."""
+    data = b""
+    while len(data) < 2 or len(data) < 2 + int.from_bytes(data[:2], "big"):
+        chunk = conn.recv(65535)
+        if not chunk:
+            return None
+        data += chunk
+    return data[2:2 + int.from_bytes(data[:2], "big")]
 
 
 # %% notebooks/06b_networking.ipynb cell 808522e2
@@ -147,7 +169,8 @@ def start(netns, container_id: str, upstream: list) -> int:
                 udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 udp.bind(("127.0.0.11", PORT))                  # born in the container's
                 tcp = socket.create_server(("127.0.0.11", PORT))
-                _detach_from_caller(keep={ready_write, udp.fileno(), tcp.fileno(), forward.socket.fileno()})
+                _detach_from_caller(keep={ready_write, udp.fileno(), tcp.fileno(), forward.socket.fileno(),
+                                          forward.home})
                 os.write(ready_write, str(os.getpid()).encode())
                 os.close(ready_write)
                 serve(udp, tcp, container_id, forward)

@@ -4,7 +4,11 @@
 """The kernel's side of a network, through netlink (pyroute2, never `ip`): the network
 namespace the engine owns for a container, a bridge, a veth pair, addresses and routes."""
 import contextlib
+import errno
 import os
+import socket
+import struct
+import time
 from pathlib import Path
 
 from minidocker.errors import MinidockerError
@@ -40,13 +44,10 @@ def iproute_class():
     pyroute2 has (ndb, ipdb, conntrack, ...): half of its import time, on every networked start.
     The bare package stands in only while IPRoute's own modules load; `import pyroute2` later
     gets the real one."""
-    import importlib.util
     import sys
     import types
     if "pyroute2" not in sys.modules:
-        spec = importlib.util.find_spec("pyroute2")
-        if spec is None:
-            raise MinidockerError("the bridge network needs pyroute2 (pip install pyroute2): or use --network none")
+        spec = require_pyroute2()
         bare = sys.modules["pyroute2"] = types.ModuleType("pyroute2")
         bare.__path__, bare.__spec__ = list(spec.submodule_search_locations), spec
         try:
@@ -58,19 +59,31 @@ def iproute_class():
     return IPRoute
 
 
+def require_pyroute2():
+    """pyroute2's import spec, found without importing it: no pyroute2 is said before anything is made."""
+    import importlib.util
+    spec = importlib.util.find_spec("pyroute2")
+    if spec is None:
+        raise MinidockerError("the bridge network needs pyroute2 (pip install pyroute2): or use --network none")
+    return spec
+
+
 def sysctl(key: str, value):
     """Set a sysctl of this process's network namespace (/proc/sys/net is per namespace)."""
     Path("/proc/sys", key.replace(".", "/")).write_text(f"{value}\n")
 
 
 # %% notebooks/06b_networking.ipynb cell 49f65400
-def create_netns(path: Path):
+def create_netns(path: Path, of_pid: int = None):
     """A new network namespace, kept alive by a bind mount of its nsfs file at `path` (as
-    `ip netns add` and podman do): it outlives every process in it until remove_netns."""
+    `ip netns add` and podman do): it outlives every process in it until remove_netns. With
+    `of_pid`, the namespace that process is in, bound the same way (`ip netns attach`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
 
     def bind():
+        if of_pid:
+            return libc.mount(f"/proc/{of_pid}/ns/net", str(path), None, libc.MS_BIND)
         libc.unshare(libc.CLONE_NEWNET)                        # this thread only, until inside() returns
         loopback_up()
         sysctl("net.ipv4.ping_group_range", "0 2147483647")   # ping without CAP_NET_RAW, as Docker
@@ -107,19 +120,83 @@ def index(ipr, name: str):
     return found[0] if found else None
 
 
+# %% notebooks/06b_networking.ipynb cell 5995986c
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x100, 0x200, 0x400
+RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_NEWROUTE, NLMSG_ERROR, IFF_UP = 16, 17, 20, 24, 2, 0x1
+KINDS = {RTM_NEWLINK: "ifinfmsg", RTM_DELLINK: "ifinfmsg", RTM_NEWADDR: "ifaddrmsg", RTM_NEWROUTE: "rtmsg"}
+
+
+class NetlinkRefused(MinidockerError):
+    """The kernel refused a request; `code` is its errno."""
+
+    def __init__(self, request, code: int):
+        super().__init__(f"netlink refused {request}: {os.strerror(code)}")
+        self.code = code
+
+
+def message_classes() -> dict:
+    """pyroute2's encoders for link, address and route messages: a few of its modules, not its
+    sockets (see iproute_class for the bare package)."""
+    import sys
+    import types
+    if "pyroute2" not in sys.modules:
+        spec = require_pyroute2()
+        bare = sys.modules["pyroute2"] = types.ModuleType("pyroute2")
+        bare.__path__, bare.__spec__ = list(spec.submodule_search_locations), spec
+        try:
+            return message_classes()
+        finally:
+            del sys.modules["pyroute2"]
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
+    return {"ifinfmsg": ifinfmsg, "ifaddrmsg": ifaddrmsg, "rtmsg": rtmsg}
+
+
+# %% notebooks/06b_networking.ipynb cell 90b80dd1
+def batch(*requests):
+    """Send (type, flags, fields, attributes) requests in one write on a netlink socket of this
+    thread's namespace; the kernel does them in order. The first refusal is raised."""
+    classes, data = message_classes(), b""
+    for number, (kind, flags, fields, attrs) in enumerate(requests, 1):
+        msg = classes[KINDS[kind]]()
+        for key, value in fields.items():
+            msg[key] = value
+        msg["attrs"] = attrs
+        msg["header"].update(type=kind, flags=NLM_F_REQUEST | NLM_F_ACK | flags, sequence_number=number)
+        msg.encode()
+        data += msg.data
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0) as sock:    # NETLINK_ROUTE
+        sock.send(data)
+        waiting, refused = set(range(1, len(requests) + 1)), {}
+        while waiting:
+            reply, offset = sock.recv(65536), 0
+            while offset < len(reply):
+                length, kind, _, number, _ = struct.unpack_from("=IHHII", reply, offset)
+                if kind == NLMSG_ERROR:
+                    waiting.discard(number)
+                    code = -struct.unpack_from("=i", reply, offset + 16)[0]
+                    if code:
+                        refused[number] = code
+                offset += (length + 3) & ~3
+    if refused:
+        number = min(refused)
+        raise NetlinkRefused(requests[number - 1][3][:1], refused[number])
+
+
 # %% notebooks/06b_networking.ipynb cell 2dde1f58
 def ensure_bridge(name: str, gateway: str, prefixlen: int):
     """The network's bridge with its gateway address, up (made if missing: a reboot or a fresh
-    namespace loses links, while the network's record stays)."""
-    with netlink() as ipr:
-        bridge = index(ipr, name)
-        if bridge is not None and gateway in {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=bridge, family=2)}:
-            return                    # made and furnished by an earlier call: the common case, two messages
-        if bridge is None:
-            ipr.link("add", ifname=name, kind="bridge")
-            bridge = index(ipr, name)
-        ipr.addr("add", index=bridge, address=gateway, prefixlen=prefixlen)
-        ipr.link("set", index=bridge, state="up")
+    namespace loses links, while the network's record stays). Every request is idempotent."""
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        batch((RTM_NEWLINK, NLM_F_CREATE, {}, [("IFLA_IFNAME", name), ("IFLA_LINKINFO", {"attrs": [
+            ("IFLA_INFO_KIND", "bridge")]})]))
+    bridge = socket.if_nametoindex(name)
+    batch((RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, {"family": socket.AF_INET, "prefixlen": prefixlen, "index": bridge},
+           [("IFA_LOCAL", gateway), ("IFA_ADDRESS", gateway)]),
+          (RTM_NEWLINK, 0, {"index": bridge, "flags": IFF_UP, "change": IFF_UP}, []))
     sysctl(f"net.ipv4.conf.{name}.route_localnet", 1)     # lets 127.0.0.1:PORT reach a container
 
 
@@ -127,24 +204,27 @@ def plug(netns: Path, host_name: str, inside_name: str, bridge: str, address: st
          mac: str, gateway: str = None, mtu: int = 1500):
     """A veth pair from `bridge` into the namespace at `netns`: the inside end is `inside_name`
     (eth0) with `address` and `mac`; with `gateway`, the default route goes through it."""
-    with netlink() as ipr:
-        fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
-        try:            # the peer is born inside the container's namespace, already named eth0
-            ipr.link("add", ifname=host_name, kind="veth", mtu=mtu,
-                     peer={"ifname": inside_name, "net_ns_fd": fd, "mtu": mtu})
-        finally:
-            os.close(fd)
-        host = index(ipr, host_name)
-        ipr.link("set", index=host, master=index(ipr, bridge), state="up")
-        ipr.brport("set", index=host, mode=1)      # hairpin: a container may reach its own published port
+    peer = [("IFLA_IFNAME", inside_name), ("IFLA_MTU", mtu), ("IFLA_ADDRESS", mac)]
+    fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+    try:                # the peer is born inside the container's namespace, already named eth0
+        batch((RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, {"flags": IFF_UP, "change": IFF_UP},
+               [("IFLA_IFNAME", host_name), ("IFLA_MTU", mtu), ("IFLA_MASTER", socket.if_nametoindex(bridge)),
+                ("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "veth"), ("IFLA_INFO_DATA", {"attrs": [
+                    ("VETH_INFO_PEER", {"attrs": [*peer, ("IFLA_NET_NS_FD", fd)]})]})]})]),
+              (RTM_NEWLINK, 0, {}, [("IFLA_IFNAME", host_name), ("IFLA_LINKINFO", {"attrs": [   # hairpin: a container
+                  ("IFLA_INFO_SLAVE_KIND", "bridge"),         # may reach its own published port
+                  ("IFLA_INFO_SLAVE_DATA", {"attrs": [("IFLA_BRPORT_MODE", 1)]})]})]))
+    finally:
+        os.close(fd)
 
-    def furnish():
-        with iproute_class()() as there:              # a socket of the container's namespace
-            eth = index(there, inside_name)
-            there.link("set", index=eth, address=mac, state="up")
-            there.addr("add", index=eth, address=address, prefixlen=prefixlen)
-            if gateway:
-                there.route("add", dst="0.0.0.0/0", gateway=gateway)
+    def furnish():                                    # a socket of the container's namespace
+        eth = socket.if_nametoindex(inside_name)
+        batch((RTM_NEWLINK, 0, {"index": eth, "flags": IFF_UP, "change": IFF_UP}, []),
+              (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, {"family": socket.AF_INET, "prefixlen": prefixlen, "index": eth},
+               [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]),
+              *([(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, {"family": socket.AF_INET, "table": 254, "proto": 3,
+                                                           "scope": 0, "type": 1}, [("RTA_GATEWAY", gateway)])]
+                if gateway else []))
     inside(netns, furnish)
 
 
@@ -166,10 +246,28 @@ def inside(netns, function):
 
 def remove_link(name: str):
     """Delete a link of this namespace (a veth's peer goes with it); gone already is fine."""
-    with netlink() as ipr:
-        found = index(ipr, name)
-        if found is not None:
-            ipr.link("del", index=found)
+    try:
+        batch((RTM_DELLINK, 0, {}, [("IFLA_IFNAME", name)]))
+    except NetlinkRefused as error:
+        if error.code != errno.ENODEV:
+            raise
+
+
+# %% notebooks/06b_networking.ipynb cell fc3e68a1
+def vanished(name: str, timeout: float = 0.5) -> bool:
+    """Wait until this namespace has no link `name`: a veth whose other end was in a namespace
+    the kernel has just freed goes with it, in the kernel's background work, usually within a
+    millisecond (longer on a busy machine). False if it is still there after `timeout` (the
+    namespace is held elsewhere: a container whose CLI was killed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.if_nametoindex(name)             # one ioctl: no netlink socket, no pyroute2
+        except OSError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.0005)
 
 
 def describe(netns=None) -> list:

@@ -26,9 +26,10 @@ class NetworkOptions(SimpleNamespace):
                  hostname: str | None = None,       # --hostname (default: the short id)
                  add_hosts=(),                      # --add-host name:ip
                  dns=(),                            # --dns
-                 aliases=()):                       # --network-alias
+                 aliases=(),                        # --network-alias
+                 ip: str | None = None):            # --ip (a user-defined network's, see store.check_address)
         super().__init__(network=network, publish=list(publish), publish_all=publish_all, exposed=list(exposed),
-                         hostname=hostname, add_hosts=list(add_hosts), dns=list(dns), aliases=list(aliases))
+                         hostname=hostname, add_hosts=list(add_hosts), dns=list(dns), aliases=list(aliases), ip=ip)
 
 
 # %% notebooks/06b_networking.ipynb cell 48452d6b
@@ -70,10 +71,11 @@ def _alive(owner: dict) -> bool:
 
 
 # %% notebooks/06b_networking.ipynb cell 4884231b
-def attach(container_id: str, name: str, options: NetworkOptions = None, owner_pid: int = None) -> Attachment:
-    """Give a container its network before it starts. Everything is checked before anything is
-    made, and a failure half-way unmakes what was made. The sandbox lives as long as its owner
-    process (the caller, unless `owner_pid`; see claim()); detach() ends it."""
+def attach(container_id: str, name: str, options: NetworkOptions = None, owner_pid: int = None,
+           made_netns=None, netns_of: int = None) -> Attachment:
+    """Give a container its network before it starts: all checked before anything is made, a failure
+    half-way unmade. It lives as long as its owner (the caller, or `owner_pid`: see claim()) or until
+    detach(). `made_netns()` is called once the namespace exists; `netns_of` adopts that pid's instead."""
     options = options or NetworkOptions()
     mode, _, target = options.network.partition(":")
     wanted = [port for spec in options.publish for port in ports.parse_publish(spec)]
@@ -85,7 +87,7 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
         what = "port publishing" if wanted else "hostname"
         raise NetworkError(f"conflicting options: {what} and the container type network mode")
     if mode not in ("none", "host", "container"):
-        links.iproute_class()               # no pyroute2: say so before anything is made
+        links.require_pyroute2()            # no pyroute2: say so before anything is made
     with store.locked():
         _reconcile_locked()
         if mode == "container":
@@ -97,9 +99,9 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
             return attachment(_local(endpoint, mode, options))
         network = store.find(options.network)
         user = network["Name"] != store.DEFAULT_NETWORK
-        endpoint.update(Mode="user" if user else "bridge", Netns=str(netns_path(container_id)))
+        endpoint.update(Mode="user" if user else "bridge", Netns=str(netns_path(container_id)), NetnsOf=netns_of)
         try:
-            _connect_locked(endpoint, network, options.aliases)
+            _connect_locked(endpoint, network, options.aliases, made_netns, options.ip)
             published = [p for ep in store.endpoints() for p in ep["Ports"]]
             for port in wanted:
                 chosen = ports.choose(port, published + endpoint["Ports"])
@@ -109,26 +111,31 @@ def attach(container_id: str, name: str, options: NetworkOptions = None, owner_p
             store.write_json(store.endpoint_path(container_id), endpoint)
             _render()
         except BaseException:
-            _teardown(endpoint)
+            settle(_teardown(endpoint))
             _render()
             raise
         return attachment(endpoint)
 
 
 # %% notebooks/06b_networking.ipynb cell 79de92f9
-def _connect_locked(endpoint: dict, network: dict, aliases=()):
-    """Lease an address on `network` and plug the container into its bridge (ethN inside)."""
+def _connect_locked(endpoint: dict, network: dict, aliases=(), made_netns=None, wanted: str = None):
+    """Lease an address on `network` (`wanted`, with --ip) and plug the container into its bridge
+    (ethN inside)."""
     cid, number = endpoint["ContainerID"], len(endpoint["Networks"])
-    address, subnet, gateway = store.allocate(network, store.leases(network)), store.subnet_of(network), store.gateway_of(network)
+    address = store.allocate(network, store.leases(network), wanted)
+    subnet, gateway = store.subnet_of(network), store.gateway_of(network)
     endpoint["Networks"][network["Name"]] = {
         "NetworkID": network["Id"], "EndpointID": os.urandom(32).hex(), "IPAddress": str(address),
         "IPPrefixLen": subnet.prefixlen, "Gateway": str(gateway), "MacAddress": _mac(str(address)),
-        "Aliases": list(aliases), "Link": f"{links.HOST_PREFIX}{cid[:10]}{number:x}", "Interface": f"eth{number}"}
+        "Aliases": list(aliases), "Link": f"{links.HOST_PREFIX}{cid[:10]}{number:x}", "Interface": f"eth{number}",
+        "IPAMConfig": {"IPv4Address": wanted} if wanted else None}
     store.write_json(store.endpoint_path(cid), endpoint)     # first on disk: a crash now is reconciled
-    links.ensure_bridge(store.bridge_of(network), str(gateway), subnet.prefixlen)
     netns = netns_path(cid)
     if not netns.exists():
-        links.create_netns(netns)
+        links.create_netns(netns, endpoint.get("NetnsOf"))   # no pyroute2 yet: a runtime may join it now
+        if made_netns:
+            made_netns()
+    links.ensure_bridge(store.bridge_of(network), str(gateway), subnet.prefixlen)
     net = endpoint["Networks"][network["Name"]]
     links.plug(netns, net["Link"], net["Interface"], store.bridge_of(network), net["IPAddress"],
                subnet.prefixlen, net["MacAddress"], str(gateway) if number == 0 else None)
@@ -182,14 +189,29 @@ def _join(container_id: str, name: str, target: str, owner_pid) -> dict:
 
 
 # %% notebooks/06b_networking.ipynb cell aad869a6
-def detach(container_id: str):
-    """Unmake a container's sandbox: DNS server, veths, namespace, lease, its rules. Idempotent."""
+def detach(container_id: str, wait: bool = True) -> list:
+    """Unmake a container's sandbox: DNS server, veths, namespace, lease, its rules. Idempotent.
+    With wait=False, the names of the veths the kernel is still freeing are returned, for the
+    caller to settle() once it has done its own work meanwhile."""
+    freeing = []
     with store.locked():
         endpoint = next((ep for ep in store.endpoints() if ep["ContainerID"] == container_id), None)
         if endpoint:
-            _teardown(endpoint)
+            freeing = _teardown(endpoint)
             if endpoint["Networks"]:        # the firewall knows only containers on networks
                 _render()
+    if wait:
+        settle(freeing)
+        return []
+    return freeing
+
+
+def settle(freeing: list):
+    """Wait until the kernel has freed these veths with their namespace; delete any still there
+    (something holds the namespace: a container whose CLI was killed)."""
+    for name in freeing:
+        if not links.vanished(name):
+            links.remove_link(name)
 
 
 def claim(container_id: str, pid: int):
@@ -201,15 +223,18 @@ def claim(container_id: str, pid: int):
         store.write_json(store.endpoint_path(endpoint["ContainerID"]), endpoint)
 
 
-def _teardown(endpoint: dict):
-    """Remove what an endpoint record says was made; whatever is already gone is fine."""
+# %% notebooks/06b_networking.ipynb cell c99906f0
+def _teardown(endpoint: dict) -> list:
+    """Remove what an endpoint record says was made; whatever is already gone is fine. Returns the
+    veths the kernel is freeing along with the namespace, in its background work (see settle)."""
     if _alive(endpoint.get("DNS")):
         os.kill(endpoint["DNS"]["pid"], signal.SIGKILL)
+    freeing = []
     if endpoint["Mode"] in ("bridge", "user"):
-        for net in endpoint["Networks"].values():
-            links.remove_link(net["Link"])
-        links.remove_netns(netns_path(endpoint["ContainerID"]))
+        links.remove_netns(netns_path(endpoint["ContainerID"]))  # freed, it takes its veth pairs along
+        freeing = [net["Link"] for net in endpoint["Networks"].values()]
     store.endpoint_path(endpoint["ContainerID"]).unlink(missing_ok=True)
+    return freeing
 
 
 def reconcile():
@@ -228,7 +253,7 @@ def _reconcile_locked():
         if _alive(endpoint["Owner"]):
             live.append(endpoint)
         else:
-            _teardown(endpoint)
+            settle(_teardown(endpoint))
     owned = {ep["ContainerID"] for ep in live if ep["Mode"] in ("bridge", "user")}
     directory = paths.run_root() / "netns"
     for path in directory.glob("*") if directory.exists() else ():
@@ -327,10 +352,12 @@ def port_lines(name_or_id: str, private: str = None, endpoint: dict = None) -> l
 
 
 # %% notebooks/06b_networking.ipynb cell 62233ccd
-def connect(container: str, network_name: str, aliases=()):
+def connect(container: str, network_name: str, aliases=(), ip: str = None):
     """`network connect`: plug a running container into one more network (eth1, eth2, ...)."""
     with store.locked():
         endpoint, network = find_endpoint(container), store.find(network_name)
+        if ip:
+            store.check_address(network, ip)
         if endpoint["Mode"] not in ("bridge", "user"):
             raise NetworkError("container sharing network namespace with another container or host "
                                "cannot be connected to any other network")
@@ -339,7 +366,7 @@ def connect(container: str, network_name: str, aliases=()):
         if network["Name"] != store.DEFAULT_NETWORK:
             endpoint["Mode"] = "user"
         try:
-            _connect_locked(endpoint, network, aliases)
+            _connect_locked(endpoint, network, aliases, wanted=ip)
         except BaseException:
             made = endpoint["Networks"].pop(network["Name"], None)
             if made:

@@ -179,6 +179,7 @@ def create(name: str, subnet: str = None, gateway: str = None, labels: dict = No
         net_id = os.urandom(32).hex()
         record = _record(name, str(chosen), str(gw), f"br-{net_id[:12]}", net_id)
         record["Labels"] = dict(labels or {})
+        record["_UserSubnet"] = bool(subnet)          # --ip needs it (not shown: see networks.inspect)
         write_json(root() / f"{net_id}.json", record)
         return record
 
@@ -197,14 +198,35 @@ def endpoint_path(container_id: str) -> Path:
 
 
 # %% notebooks/06b_networking.ipynb cell 121a1327
-def allocate(network: dict, taken: set) -> ipaddress.IPv4Address:
-    """The lowest free address of the network: not its gateway, not one an endpoint holds."""
+def allocate(network: dict, taken: set, wanted: str = None) -> ipaddress.IPv4Address:
+    """The lowest free address of the network: not its gateway, not one an endpoint holds; or
+    `wanted` (--ip, checked by check_address), if no one holds it."""
     gateway = gateway_of(network)
+    if wanted:
+        if wanted in taken or ipaddress.ip_address(wanted) == gateway:
+            raise NetworkError("Address already in use")
+        return ipaddress.ip_address(wanted)
     for address in subnet_of(network).hosts():
         if address != gateway and str(address) not in taken:
             return address
     raise NetworkError(f"no available IPv4 addresses on this network's address pools: {network['Name']} "
                        f"({network['Id'][:12]})")
+
+
+def check_address(network: dict, text: str):
+    """Docker's rules for `--ip`: an IPv4 address, on a user-defined network whose subnet the user
+    gave (`network create --subnet`), inside that subnet."""
+    try:
+        address = ipaddress.IPv4Address(text)
+    except ValueError:
+        raise NetworkError(f"invalid IPv4 address: {text}") from None
+    if network is None or network["Name"] in PREDEFINED:
+        raise NetworkError("user specified IP address is supported on user defined networks only")
+    if not network.get("_UserSubnet"):
+        raise NetworkError("user specified IP address is supported only when connecting to networks with "
+                           "user configured subnets")
+    if address not in subnet_of(network):
+        raise NetworkError(f"no configured subnet contains IP address {text}")
 
 
 def leases(network: dict) -> set:

@@ -3,13 +3,15 @@
 # %% notebooks/06b_networking.ipynb cell bb955569
 """The seam between a container's life and its network: extra() checks the flags of `run` and
 `create` and keeps them in the record (Docker's HostConfig fields); start() attaches a container
-just before the runtime creates it and points its bundle at the sandbox; the caller detaches it
-(sandbox.detach) when the container has exited. Chapter 6's code calls these, one line each."""
+just before the runtime creates it and points its bundle at the sandbox (the foreground `run`);
+prepare() at a supervisor's create and plug() at each start allocate at start, as Docker does;
+the caller detaches it (sandbox.detach) when the container has exited. Chapter 6's code calls
+these, one line each."""
 import json
 
 from minidocker.container import record as _record
 from minidocker.network import names, ports, sandbox, store
-from minidocker.network.sandbox import NetworkOptions, detach  # noqa: F401 (the callers' one import)
+from minidocker.network.sandbox import NetworkOptions, detach, settle  # noqa: F401 (the callers' one import)
 from minidocker.network.store import NetworkError
 
 FILES = ("hosts", "hostname", "resolv.conf")          # the bundle's copies, bind-mounted on /etc
@@ -28,13 +30,15 @@ def check(options: NetworkOptions) -> dict:
     if mode == "container" and (bindings or options.hostname or not target):
         what = "port publishing" if bindings else "hostname" if options.hostname else "container"
         raise NetworkError(f"conflicting options: {what} and the container type network mode")
-    user = mode not in ("none", "host", "container", store.DEFAULT_NETWORK) and \
-        store.find(options.network)["Name"] != store.DEFAULT_NETWORK
+    network = store.find(options.network) if mode not in ("none", "host", "container", store.DEFAULT_NETWORK) else None
+    user = network is not None and network["Name"] != store.DEFAULT_NETWORK
     if options.aliases and not user:
         raise NetworkError("network-scoped alias is supported only for containers in user defined networks")
+    if options.ip:
+        store.check_address(network, options.ip)
     return {"NetworkMode": options.network, "PortBindings": bindings, "PublishAllPorts": options.publish_all,
             "Dns": list(options.dns), "ExtraHosts": list(options.add_hosts), "Expose": exposed,
-            "Aliases": list(options.aliases)}
+            "Aliases": list(options.aliases), "IP": options.ip}
 
 
 # %% notebooks/06b_networking.ipynb cell 5ba30231
@@ -42,7 +46,7 @@ def extra(options: NetworkOptions):
     """An edit of a new container's record (chapter 6's extras): the checked flags, and the ports
     the container exposes (the image's ExposedPorts, --expose, -p) in Config.ExposedPorts."""
     fields = check(options)
-    aliases, expose = fields.pop("Aliases"), fields.pop("Expose")
+    aliases, expose, ip = fields.pop("Aliases"), fields.pop("Expose"), fields.pop("IP")
 
     def apply(spec: dict, record: dict):
         from minidocker.image.store import Store
@@ -50,8 +54,9 @@ def extra(options: NetworkOptions):
         keys = [*(image.get("ExposedPorts") or {}), *expose, *fields["PortBindings"]]
         record["Config"]["ExposedPorts"] = {key: {} for key in keys} or None
         record["HostConfig"].update(fields)
-        if aliases:
-            record["NetworkingConfig"] = {"EndpointsConfig": {options.network: {"Aliases": aliases}}}
+        if aliases or ip:
+            record["NetworkingConfig"] = {"EndpointsConfig": {options.network: {
+                "Aliases": aliases, "IPAMConfig": {"IPv4Address": ip} if ip else None}}}
     return apply
 
 
@@ -65,7 +70,8 @@ def options_of(record: dict) -> NetworkOptions:
     return NetworkOptions(network=host["NetworkMode"], publish=publish, publish_all=bool(host.get("PublishAllPorts")),
                           exposed=list(config.get("ExposedPorts") or {}), add_hosts=host.get("ExtraHosts") or [],
                           hostname=None if hostname == record["ID"][:12] else hostname, dns=host.get("Dns") or [],
-                          aliases=[a for e in endpoints.values() for a in e.get("Aliases") or []])
+                          aliases=[a for e in endpoints.values() for a in e.get("Aliases") or []],
+                          ip=next(((e.get("IPAMConfig") or {}).get("IPv4Address") for e in endpoints.values()), None))
 
 
 # %% notebooks/06b_networking.ipynb cell 56aa56ed
@@ -79,15 +85,7 @@ def start(record: dict, owner_pid: int = None):
     try:
         bundle = _record.directory(record) / "bundle"
         spec = json.loads((bundle / "config.json").read_text())
-        attachment.apply_to_spec(spec)
-        spec["process"]["env"] = [e for e in spec["process"]["env"] if not e.startswith("HOSTNAME=")] + [
-            f"HOSTNAME={attachment.hostname}"]
-        mounts = {m["destination"]: m for m in spec["mounts"]}
-        template = mounts.get("/etc/hosts") or {"type": "bind", "options": ["rbind", "rprivate"]}
-        for name, text in zip(FILES, (attachment.hosts, attachment.hostname + "\n", attachment.resolv_conf)):
-            (bundle / name).write_text(text)
-            if f"/etc/{name}" not in mounts:
-                spec["mounts"].append({**template, "destination": f"/etc/{name}", "source": name})
+        point(spec, bundle, attachment)
         (bundle / "config.json").write_text(json.dumps(spec, indent=1))
     except BaseException:
         sandbox.detach(record["ID"])
@@ -95,6 +93,67 @@ def start(record: dict, owner_pid: int = None):
     return attachment
 
 
+def point(spec: dict, bundle, attachment: sandbox.Attachment):
+    """Point a bundle's spec at a sandbox: its namespace, its hostname, and the /etc files
+    (written in the bundle now, bind-mounted by the runtime, resolved inside the root)."""
+    attachment.apply_to_spec(spec)
+    spec["process"]["env"] = [e for e in spec["process"]["env"] if not e.startswith("HOSTNAME=")] + [
+        f"HOSTNAME={attachment.hostname}"]
+    mounts = {m["destination"]: m for m in spec["mounts"]}
+    template = mounts.get("/etc/hosts") or {"type": "bind", "options": ["rbind", "rprivate"]}
+    for name in FILES:
+        if f"/etc/{name}" not in mounts:
+            spec["mounts"].append({**template, "destination": f"/etc/{name}", "source": name})
+    write_files(bundle, attachment)
+
+
+def write_files(bundle, attachment: sandbox.Attachment):
+    """The /etc files' contents, written in place: a file the runtime has bind-mounted already
+    shows the new text (the same inode)."""
+    for name, text in zip(FILES, (attachment.hosts, attachment.hostname + "\n", attachment.resolv_conf)):
+        (bundle / name).write_text(text)
+
+
+# %% notebooks/06b_networking.ipynb cell b05d6d54
+def bridged(record: dict) -> bool:
+    """On a bridge network (the default or a user-defined one): an address and ports to allocate."""
+    mode = record["HostConfig"].get("NetworkMode")
+    return bool(mode) and mode.partition(":")[0] not in ("none", "host", "container")
+
+
+def prepare(record: dict, owner_pid: int = None):
+    """A supervisor's runtime create (Docker's create): a bridged container gets a namespace of
+    the runtime's own (lo up) and its /etc files; its address and ports wait for plug(), at start.
+    Other modes attach now: they allocate nothing."""
+    if not bridged(record):
+        return start(record, owner_pid)
+    bundle = _record.directory(record) / "bundle"
+    spec = json.loads((bundle / "config.json").read_text())
+    hostname = record["Config"]["Hostname"]
+    point(spec, bundle, sandbox.Attachment(mode="bridge", netns=None, hostname=hostname, hosts=names.hosts(hostname),
+                                          resolv_conf="", settings={}))
+    spec["linux"].setdefault("sysctl", {})["net.ipv4.ping_group_range"] = "0 2147483647"   # as create_netns
+    (bundle / "config.json").write_text(json.dumps(spec, indent=1))
+    return None
+
+
+def plug(record: dict, pid: int, owner_pid: int = None):
+    """Docker's start: a bridged container's address, veth pair, ports and DNS, in the namespace the
+    runtime made for its init `pid` (bound at the sandbox's path, as `ip netns attach` does)."""
+    if not bridged(record) or sandbox.live_endpoint(record["ID"]):
+        return
+    attachment = sandbox.attach(record["ID"], record["Name"].lstrip("/"), options_of(record), owner_pid,
+                                netns_of=pid)
+    write_files(_record.directory(record) / "bundle", attachment)
+
+
+def unplug(record: dict):
+    """A start that failed, or a stop: the bridged container's address and ports go back."""
+    if bridged(record):
+        sandbox.detach(record["ID"])
+
+
+# %% notebooks/06b_networking.ipynb cell 7ad23f91
 def settings(record: dict) -> dict:
     """`inspect`'s NetworkSettings: the live sandbox's, or (not running) Docker's empty shape."""
     live = sandbox.network_settings(record["ID"])

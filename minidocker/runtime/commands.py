@@ -186,10 +186,10 @@ def _create_with_console(root, container_id: str, bundle, pid_file, console_sock
 
 # %% notebooks/03_oci_runtime.ipynb cell 2d0fd71a
 def run(root, container_id: str, bundle=".", pid_file=None, console_socket=None, detach=False,
-        no_pivot=False) -> int:
+        no_pivot=False, before_start=None) -> int:
     """create + start; unless detached, wait for the process, delete the container, return its status.
-    The signals we forward are blocked from before the container exists until our handlers are in
-    place: one that arrives meanwhile waits, then goes to the container, instead of killing us."""
+    Forwarded signals wait, blocked, until our handlers pass them on. `before_start()` runs between
+    the two (OCI's createRuntime hooks' moment: an engine's network); if it raises, the container goes."""
     from minidocker.runtime import libc
     from minidocker.runtime.namespaces import FORWARDED_SIGNALS
     terminal = bool(load_bundle(bundle).process.get("terminal")) and not console_socket
@@ -208,6 +208,8 @@ def run(root, container_id: str, bundle=".", pid_file=None, console_socket=None,
         if not detach:
             previous = {sig: signal.signal(sig, lambda number, _frame: state.ignore_esrch(os.kill, st.pid, number))
                         for sig in FORWARDED_SIGNALS}
+        if before_start:
+            before_start()
         start(root, container_id)
         started = True
         if detach:
