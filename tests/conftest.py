@@ -126,9 +126,8 @@ def _host_state():
 def _descendants(root_pid):
     """Processes whose ancestry leads to `root_pid` (a container left running shows up here),
     but for the VM lane's run, which works in the background on purpose."""
-    with LANE.lock:                     # not while the lane is starting a VM
-        parents = {pid: ppid for pid, (_, ppid) in processes().items()}
-        vm = LANE.pid()
+    parents = {pid: ppid for pid, (_, ppid) in processes().items()}
+    vm = LANE.pid()
     found = []
     for pid in parents:
         ancestor = pid

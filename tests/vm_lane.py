@@ -1,10 +1,9 @@
 """The pure-cgroup-v2 VM lane: the tests that boot tools/v2vm/run (emulated by qemu, minutes each)
 are marked with `in_v2_vm` or `in_vm`; the session starts all their VM runs in one background
-thread as soon as it is collected, one VM at a time, and runs the marked tests last, where they
+process as soon as it is collected, one VM at a time, and runs the marked tests last, where they
 only collect their results. So the VM's minutes overlap the host's tests instead of adding to
 them. Run alone (`pytest tests/test_cgroups.py -k v2`), a marked test boots its VM itself."""
-import os, platform, shutil, signal, subprocess, sys, tempfile, threading, time
-from concurrent.futures import Future
+import json, os, platform, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import pytest
@@ -48,61 +47,60 @@ def _command(item) -> tuple:
 
 
 class Lane:
-    """One background thread running queued VM runs in order; `result` waits for one."""
+    """A runner process (this file run as a script, started before any test) boots the queued VMs
+    in order and writes each result to a file; `result` waits for one. A process, not a thread:
+    tests that make this process a subreaper and reap every child (oci_support) must not collect
+    a VM's exit status, and the VMs are the runner's children, not ours."""
 
     def __init__(self):
-        self.queued, self.futures, self.running = [], {}, None
-        self.stopped = False
-        self.lock = threading.Lock()
+        self.queued, self.keys, self.runner, self.results = [], {}, None, None
 
     def submit(self, key, command):
-        self.futures[key] = Future()
-        self.queued.append((key, command))
+        self.keys[key] = len(self.queued)
+        argv, cwd, timeout = command
+        self.queued.append({"argv": argv, "cwd": str(cwd), "timeout": timeout})
 
     def start(self):
         if self.queued:
-            threading.Thread(target=self._work, name="v2vm-lane", daemon=True).start()
-
-    def _work(self):
-        for key, command in self.queued:
-            future = self.futures[key]
-            try:
-                future.set_result(self._boot(*command))
-            except BaseException as error:      # noqa: B902 - handed to the waiting test
-                future.set_exception(error)
-
-    def _boot(self, argv, cwd, timeout) -> VMRun:
-        if self.stopped:
-            raise RuntimeError("the session ended before this VM run started")
-        started = time.monotonic()
-        with self.lock:
-            self.running = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                            text=True, start_new_session=True)
-        try:
-            out, err = self.running.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.running.pid, signal.SIGKILL)
-            out, err = self.running.communicate()
-        result = subprocess.CompletedProcess(argv, self.running.returncode, out, err)
-        with self.lock:
-            self.running = None
-        return VMRun(result, cwd, time.monotonic() - started)
+            self.results = Path(tempfile.mkdtemp(prefix="v2vm-lane-"))
+            (self.results / "jobs.json").write_text(json.dumps(self.queued))
+            self.runner = subprocess.Popen([sys.executable, __file__, str(self.results)], start_new_session=True,
+                                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
     def result(self, item) -> VMRun:
-        if item.nodeid in self.futures:
-            return self.futures[item.nodeid].result()
-        return self._boot(*_command(item))
+        if item.nodeid not in self.keys:
+            return VMRun(*_boot(*_command(item)))
+        done = self.results / f"{self.keys[item.nodeid]}.json"
+        while not done.exists():
+            if self.runner.poll() is not None and not done.exists():
+                raise RuntimeError("the VM lane's runner ended before this VM run was done")
+            time.sleep(0.5)
+        found = json.loads(done.read_text())
+        return VMRun(subprocess.CompletedProcess(found["argv"], found["returncode"], found["stdout"], found["stderr"]),
+                     Path(found["cwd"]), found["seconds"])
 
     def pid(self):
-        """The running VM's process (its group is the VM's), excluded from the tests' process guard."""
-        running = self.running
-        return running.pid if running else None
+        """The runner (its VMs are its children), excluded from the tests' process guards."""
+        return self.runner.pid if self.runner and self.runner.poll() is None else None
 
     def stop(self):
-        self.stopped = True
-        running = self.running
-        if running and running.poll() is None:
-            os.killpg(running.pid, signal.SIGKILL)
+        if self.runner and self.runner.poll() is None:
+            self.runner.terminate()             # it stops its VM, then itself
+            self.runner.wait()
+
+
+def _boot(argv, cwd, timeout, started_vm=lambda vm: None) -> tuple:
+    """Run one VM command: (CompletedProcess, cwd, seconds); a timeout kills the VM's whole group."""
+    started = time.monotonic()
+    vm = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True)
+    started_vm(vm)
+    try:
+        out, err = vm.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(vm.pid, signal.SIGKILL)
+        out, err = vm.communicate()
+    return subprocess.CompletedProcess(argv, vm.returncode, out, err), Path(cwd), time.monotonic() - started
 
 
 LANE = Lane()
@@ -143,3 +141,19 @@ def v2vm(request):
         assert " passed" in summary and not any(word in summary for word in ("skipped", "failed", "error", "xfail")), \
             out[-6000:]
     return run
+
+
+def _run_lane(results: Path):
+    """The runner: each queued VM run in turn, its result written (atomically) to N.json."""
+    def stop_with(vm):            # the session ended (LANE.stop): the VM goes first
+        signal.signal(signal.SIGTERM, lambda *_: (os.killpg(vm.pid, signal.SIGKILL), sys.exit(1)))
+    for number, job in enumerate(json.loads((results / "jobs.json").read_text())):
+        result, cwd, seconds = _boot(job["argv"], job["cwd"], job["timeout"], stop_with)
+        (results / f"{number}.tmp").write_text(json.dumps({
+            "argv": result.args, "returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr,
+            "cwd": str(cwd), "seconds": seconds}))
+        os.replace(results / f"{number}.tmp", results / f"{number}.json")
+
+
+if __name__ == "__main__":
+    _run_lane(Path(sys.argv[1]))
