@@ -69,7 +69,7 @@ class Lane:
 
     def result(self, item) -> VMRun:
         if item.nodeid not in self.keys:
-            return VMRun(*_boot(*_command(item)))
+            return _boot(*_command(item))
         done = self.results / f"{self.keys[item.nodeid]}.json"
         while not done.exists():
             if self.runner.poll() is not None and not done.exists():
@@ -89,8 +89,8 @@ class Lane:
             self.runner.wait()
 
 
-def _boot(argv, cwd, timeout, started_vm=lambda vm: None) -> tuple:
-    """Run one VM command: (CompletedProcess, cwd, seconds); a timeout kills the VM's whole group."""
+def _boot(argv, cwd, timeout, started_vm=lambda vm: None) -> VMRun:
+    """Run one VM command to its end; a timeout kills the VM's whole group."""
     started = time.monotonic()
     vm = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           start_new_session=True)
@@ -100,7 +100,7 @@ def _boot(argv, cwd, timeout, started_vm=lambda vm: None) -> tuple:
     except subprocess.TimeoutExpired:
         os.killpg(vm.pid, signal.SIGKILL)
         out, err = vm.communicate()
-    return subprocess.CompletedProcess(argv, vm.returncode, out, err), Path(cwd), time.monotonic() - started
+    return VMRun(subprocess.CompletedProcess(argv, vm.returncode, out, err), Path(cwd), time.monotonic() - started)
 
 
 LANE = Lane()
@@ -148,10 +148,11 @@ def _run_lane(results: Path):
     def stop_with(vm):            # the session ended (LANE.stop): the VM goes first
         signal.signal(signal.SIGTERM, lambda *_: (os.killpg(vm.pid, signal.SIGKILL), sys.exit(1)))
     for number, job in enumerate(json.loads((results / "jobs.json").read_text())):
-        result, cwd, seconds = _boot(job["argv"], job["cwd"], job["timeout"], stop_with)
+        run = _boot(job["argv"], job["cwd"], job["timeout"], stop_with)
+        result = run.result
         (results / f"{number}.tmp").write_text(json.dumps({
             "argv": result.args, "returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr,
-            "cwd": str(cwd), "seconds": seconds}))
+            "cwd": str(run.cwd), "seconds": run.seconds}))
         os.replace(results / f"{number}.tmp", results / f"{number}.json")
 
 
