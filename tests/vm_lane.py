@@ -87,6 +87,8 @@ class Lane:
         if self.runner and self.runner.poll() is None:
             self.runner.terminate()             # it stops its VM, then itself
             self.runner.wait()
+        if self.results:
+            shutil.rmtree(self.results, ignore_errors=True)
 
 
 def _boot(argv, cwd, timeout, started_vm=lambda vm: None) -> VMRun:
